@@ -1,0 +1,49 @@
+"""Fixtures shared by every test tier: real local servers that speak the providers' wire protocols."""
+import pytest
+
+from providers.tests.servers import FakeAnthropicServer, FakeOllamaServer, FakeOpenAIServer
+
+PROVIDER_KEY_VAR = "FAKE_PROVIDER_API_KEY"
+PROVIDER_KEY = "sk-test-0123456789abcdef-secret"
+
+
+@pytest.fixture
+def openai_server():
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def anthropic_server():
+    with FakeAnthropicServer() as server:
+        yield server
+
+
+@pytest.fixture
+def ollama_server():
+    with FakeOllamaServer() as server:
+        yield server
+
+
+@pytest.fixture
+def provider_key(monkeypatch) -> str:
+    monkeypatch.setenv(PROVIDER_KEY_VAR, PROVIDER_KEY)
+    return PROVIDER_KEY
+
+
+@pytest.fixture
+def model_on(db, provider_key):
+    """make(route, server) -> an LLMModel row whose calls reach that local server."""
+    from providers.tests.factories import LLMModelFactory
+
+    def make(route: str, server, **fields):
+        api_base = server.url + "/v1" if route == "openai" else server.url
+        needs_key = route in ("openai", "anthropic")
+        return LLMModelFactory(
+            provider__litellm_provider=route,
+            provider__api_base=api_base,
+            provider__api_key_env_var=PROVIDER_KEY_VAR if needs_key else "",
+            **fields,
+        )
+
+    return make

@@ -1,0 +1,65 @@
+from django.contrib import admin
+from django.db.models import Count
+
+from providers.llm.backend import backend_state
+from providers.models import GatewaySetting, LLMModel, Provider
+
+
+class BackendBannerMixin:
+    """Every catalog page says which backend the next call will use."""
+
+    def changelist_view(self, request, extra_context=None):
+        state = backend_state()
+        extra_context = {**(extra_context or {}), "llm_backend": state}
+        return super().changelist_view(request, extra_context=extra_context)
+
+
+@admin.register(Provider)
+class ProviderAdmin(BackendBannerMixin, admin.ModelAdmin):
+    list_display = ["display_name", "litellm_provider", "api_base", "api_key_env_var", "model_count", "enabled"]
+    list_filter = ["enabled", "litellm_provider"]
+    search_fields = ["display_name", "litellm_provider", "api_base"]
+    list_editable = ["enabled"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(model_total=Count("models"))
+
+    @admin.display(description="models", ordering="model_total")
+    def model_count(self, obj: Provider) -> int:
+        return obj.model_total
+
+
+@admin.register(LLMModel)
+class LLMModelAdmin(BackendBannerMixin, admin.ModelAdmin):
+    list_display = ["display_name", "litellm_model_name", "provider", "pricing_tier", "recommended", "enabled",
+                    "last_check_ok", "last_check_latency_ms", "last_checked_at"]
+    list_filter = ["enabled", "pricing_tier", "recommended", "provider"]
+    list_select_related = ["provider"]
+    search_fields = ["display_name", "model_name", "provider__display_name"]
+    readonly_fields = ["litellm_model_name", "last_checked_at", "last_check_ok", "last_check_latency_ms",
+                       "last_check_error"]
+    fieldsets = [
+        (None, {"fields": ["provider", "model_name", "display_name", "litellm_model_name", "pricing_tier",
+                           "recommended", "enabled"]}),
+        ("Last connection test", {"fields": ["last_checked_at", "last_check_ok", "last_check_latency_ms",
+                                             "last_check_error"]}),
+        ("Advanced", {"classes": ["collapse"],
+                      "fields": ["api_base", "api_key_env_var", "context_window", "extra_params"]}),
+    ]
+
+
+@admin.register(GatewaySetting)
+class GatewaySettingAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "backend", "pinned_by_environment", "changed_at"]
+    readonly_fields = ["changed_at", "pinned_by_environment"]
+    fields = ["backend", "pinned_by_environment", "changed_at"]
+
+    @admin.display(description="pinned by ARENA_LLM_BACKEND", boolean=True)
+    def pinned_by_environment(self, obj: GatewaySetting) -> bool:
+        return backend_state().pinned
+
+    def has_add_permission(self, request) -> bool:
+        return not GatewaySetting.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,39 @@
+"""The catalog a fresh installation starts with. Seeding only adds what is missing."""
+from django.db import transaction
+
+from providers.models import LLMModel, PricingTier, Provider
+
+SEED_PROVIDERS = [
+    {"display_name": "Anthropic", "litellm_provider": "anthropic", "api_key_env_var": "ANTHROPIC_API_KEY"},
+    {"display_name": "OpenAI", "litellm_provider": "openai", "api_key_env_var": "OPENAI_API_KEY"},
+    {"display_name": "Ollama", "litellm_provider": "ollama", "api_base": "http://localhost:11434"},
+]
+
+SEED_MODELS = [
+    ("Anthropic", "claude-sonnet-4-5", "Claude Sonnet 4.5", PricingTier.PREMIUM, True, 200_000),
+    ("Anthropic", "claude-haiku-4-5", "Claude Haiku 4.5", PricingTier.ECONOMY, True, 200_000),
+    ("OpenAI", "gpt-4o", "GPT-4o", PricingTier.STANDARD, True, 128_000),
+    ("OpenAI", "gpt-4o-mini", "GPT-4o mini", PricingTier.ECONOMY, True, 128_000),
+    ("Ollama", "llama2", "Llama 2 7B", PricingTier.FREE, False, 4096),
+    ("Ollama", "llama2:13b", "Llama 2 13B", PricingTier.FREE, False, 4096),
+    ("Ollama", "mistral", "Mistral 7B", PricingTier.FREE, False, 8192),
+]
+
+
+@transaction.atomic
+def seed_catalog() -> tuple[int, int]:
+    """Create missing providers and models; rows that exist (and admin edits) are left alone."""
+    providers_created = models_created = 0
+    providers = {}
+    for fields in SEED_PROVIDERS:
+        provider, created = Provider.objects.get_or_create(display_name=fields["display_name"], defaults=fields)
+        providers[provider.display_name] = provider
+        providers_created += created
+    for provider_name, model_name, display, tier, recommended, context in SEED_MODELS:
+        _, created = LLMModel.objects.get_or_create(
+            provider=providers[provider_name], model_name=model_name,
+            defaults={"display_name": display, "pricing_tier": tier, "recommended": recommended,
+                      "context_window": context},
+        )
+        models_created += created
+    return providers_created, models_created

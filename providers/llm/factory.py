@@ -1,0 +1,75 @@
+"""A model row in, a client out: the only place that knows which class serves which row."""
+from importlib import import_module
+
+from django.conf import settings
+
+from providers.llm.backend import acurrent_backend, current_backend
+from providers.llm.base import BaseLLMClient, CallSettings
+from providers.llm.errors import LLMConfigurationError
+from providers.models import Backend, LLMModel
+
+# Providers whose legacy SDK client still exists; everything else is LiteLLM only.
+LEGACY_CLIENTS = {"anthropic": "providers.llm.anthropic_client.AnthropicClient",
+                  "openai": "providers.llm.openai_client.OpenAIClient"}
+# Routes that always want some key, even from a local server that ignores it.
+_KEY_PLACEHOLDER_ROUTES = {"openai", "hosted_vllm", "openai_like"}
+_OLLAMA_ROUTES = {"ollama", "ollama_chat"}
+
+
+def call_settings() -> CallSettings:
+    return CallSettings(timeout=settings.LLM_TIMEOUT_SECONDS,
+                        first_chunk_timeout=settings.LLM_FIRST_CHUNK_TIMEOUT_SECONDS)
+
+
+def build_client(model: LLMModel, backend: str) -> BaseLLMClient:
+    route = model.provider.litellm_provider
+    api_key = _api_key(model)
+    extra = dict(model.extra_params or {})
+    if route in _OLLAMA_ROUTES:
+        # Ollama silently cuts prompts at 2048 tokens unless told the context size.
+        extra.setdefault("num_ctx", model.context_window)
+    kwargs = dict(provider=route, api_base=model.effective_api_base, api_key=api_key, extra_params=extra,
+                  settings=call_settings())
+    if backend == Backend.LEGACY:
+        return _legacy_class(model)(model=model.litellm_model_name, **kwargs)
+    from providers.llm.litellm_client import LiteLLMClient
+
+    return LiteLLMClient(model=model.litellm_model_name, **kwargs)
+
+
+def client_for(model: LLMModel) -> BaseLLMClient:
+    return build_client(model, current_backend())
+
+
+async def aclient_for(model: LLMModel) -> BaseLLMClient:
+    return build_client(model, await acurrent_backend())
+
+
+def _api_key(model: LLMModel) -> str | None:
+    name = model.effective_key_env_var
+    key = model.read_api_key()
+    if name and key is None:
+        raise LLMConfigurationError(
+            f"the environment variable {name} that should hold the API key is not set",
+            model=model.litellm_model_name,
+        )
+    if key is None and model.provider.litellm_provider in _KEY_PLACEHOLDER_ROUTES:
+        if not model.effective_api_base:
+            raise LLMConfigurationError(
+                "no key variable is configured for this provider; name one in admin",
+                model=model.litellm_model_name,
+            )
+        key = "no-key-required"  # local OpenAI-compatible servers ignore it but the SDK insists
+    return key
+
+
+def _legacy_class(model: LLMModel) -> type[BaseLLMClient]:
+    path = LEGACY_CLIENTS.get(model.provider.litellm_provider)
+    if path is None:
+        raise LLMConfigurationError(
+            f"the LLM backend is set to legacy and {model.litellm_model_name} has no legacy client; "
+            "run `python manage.py llm_backend litellm` to use LiteLLM again",
+            model=model.litellm_model_name,
+        )
+    module_name, class_name = path.rsplit(".", 1)
+    return getattr(import_module(module_name), class_name)

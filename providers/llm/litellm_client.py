@@ -1,0 +1,123 @@
+"""The one gateway: every provider through litellm.acompletion."""
+import os
+from collections.abc import AsyncIterator
+from types import ModuleType
+
+from providers.llm.base import BaseLLMClient, LLMResult, Message
+from providers.llm.errors import (
+    LLMContextWindowError, LLMError, LLMProviderError, map_sdk_error, redact,
+)
+
+_litellm: ModuleType | None = None
+
+
+def load_litellm() -> ModuleType:
+    """Import LiteLLM on first use only: the import costs seconds that pages and commands never need."""
+    global _litellm
+    if _litellm is None:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch prices online
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never fetch tokenizers online
+        import litellm
+
+        litellm.suppress_debug_info = True
+        litellm.telemetry = False
+        _litellm = litellm
+    return _litellm
+
+
+class LiteLLMClient(BaseLLMClient):
+    backend = "litellm"
+
+    def _params(self, messages: list[Message], temperature: float | None, max_tokens: int | None) -> dict:
+        params = {
+            **self.extra_params,
+            "model": self.model,
+            "messages": messages,
+            "api_base": self.api_base,
+            "api_key": self.api_key,
+            "timeout": self.settings.timeout,
+            "stream_timeout": self.settings.first_chunk_timeout,
+            # We decide about retries ourselves; silent SDK retries hid a failing provider for seconds.
+            "max_retries": 0,
+            "num_retries": 0,
+            "drop_params": True,
+        }
+        if temperature is not None:
+            params["temperature"] = temperature
+        if max_tokens is not None:
+            params["max_tokens"] = max_tokens
+        return {key: value for key, value in params.items() if value is not None}
+
+    async def _complete(self, messages: list[Message], *, temperature=None, max_tokens=None) -> LLMResult:
+        litellm = load_litellm()
+        response = await litellm.acompletion(**self._params(messages, temperature, max_tokens))
+        choice = response.choices[0]
+        usage = getattr(response, "usage", None)
+        return self._result(
+            text=choice.message.content or "",
+            model=getattr(response, "model", None),
+            usage=usage,
+            hidden=getattr(response, "_hidden_params", {}) or {},
+            finish_reason=choice.finish_reason,
+        )
+
+    async def _stream(self, messages: list[Message], *, temperature=None, max_tokens=None
+                      ) -> AsyncIterator[str | LLMResult]:
+        litellm = load_litellm()
+        params = self._params(messages, temperature, max_tokens)
+        # Only with include_usage does the last chunk carry token counts.
+        response = await litellm.acompletion(**params, stream=True, stream_options={"include_usage": True})
+        parts: list[str] = []
+        usage = finish_reason = answered_by = None
+        async for chunk in response:
+            answered_by = getattr(chunk, "model", None) or answered_by
+            usage = getattr(chunk, "usage", None) or usage
+            for choice in chunk.choices or []:
+                finish_reason = choice.finish_reason or finish_reason
+                delta = getattr(choice.delta, "content", None)
+                if delta:
+                    parts.append(delta)
+                    yield delta
+        if finish_reason is None:
+            # LiteLLM ends some cut streams quietly; a reply without its end is not a reply.
+            raise LLMProviderError("the stream was cut before the model finished", model=self.model)
+        yield self._result(text="".join(parts), model=answered_by, usage=usage,
+                           hidden=getattr(response, "_hidden_params", {}) or {}, finish_reason=finish_reason)
+
+    def _result(self, *, text: str, model: str | None, usage, hidden: dict, finish_reason) -> LLMResult:
+        prompt_tokens = getattr(usage, "prompt_tokens", None)
+        completion_tokens = getattr(usage, "completion_tokens", None)
+        return LLMResult(
+            text=text,
+            model=model or self.model,
+            provider=self.provider,
+            backend=self.backend,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            litellm_overhead_ms=hidden.get("litellm_overhead_time_ms"),
+            cost_usd=self._cost(prompt_tokens, completion_tokens),
+            finish_reason=finish_reason,
+        )
+
+    def _cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
+        """The price from LiteLLM's bundled list; None (unknown) rather than a guess."""
+        if prompt_tokens is None or completion_tokens is None:
+            return None
+        try:
+            prompt_cost, completion_cost = load_litellm().cost_per_token(
+                model=self.model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            )
+        except Exception:  # noqa: BLE001 - LiteLLM raises several kinds for an unpriced model
+            return None
+        return prompt_cost + completion_cost
+
+    def _map_error(self, exc: Exception) -> LLMError:
+        import openai  # LiteLLM's exceptions subclass the openai SDK's
+
+        litellm = load_litellm()
+        if isinstance(exc, litellm.ContextWindowExceededError):
+            return LLMContextWindowError(redact(str(exc), self.api_key), model=self.model, status_code=400)
+        if isinstance(exc, openai.OpenAIError):
+            return map_sdk_error(exc, openai, model=self.model, secret=self.api_key)
+        return LLMProviderError(redact(f"{type(exc).__name__}: {exc}", self.api_key), model=self.model)
+
