@@ -14,6 +14,7 @@ run: setup
 setup: install
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py seed_catalog
+	$(PY) manage.py seed_personas
 	$(PY) manage.py ensure_admin
 
 install: .venv/.installed

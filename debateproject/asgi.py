@@ -1,5 +1,6 @@
 """ASGI entry point, in the order the Channels tutorial gives: Django first, then routing."""
 import os
+import threading
 
 from django.core.asgi import get_asgi_application
 
@@ -9,6 +10,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from debates.routing import websocket_urlpatterns  # noqa: E402
@@ -20,3 +22,9 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+if settings.LLM_PREWARM:
+    # Import LiteLLM beside the server starting up, so the first debate does not wait seconds for it.
+    from providers.llm.litellm_client import load_litellm  # noqa: E402  (this module does not import litellm)
+
+    threading.Thread(target=load_litellm, name="litellm-prewarm", daemon=True).start()

@@ -46,6 +46,16 @@ def envfloat(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
 
 
+def envint(name: str, default: int) -> int:
+    value = _read(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+
+
 def envlist(name: str, default: list[str]) -> list[str]:
     value = _read(name)
     if value is None or value == "":

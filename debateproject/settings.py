@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from debateproject.env import APP_ENV_VARS, envbool, envfloat, envlist, envsecret, envstr
+from debateproject.env import APP_ENV_VARS, envbool, envfloat, envint, envlist, envsecret, envstr
 
 # LiteLLM must never reach the internet: its price list and tokenizers come from the package.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -109,6 +109,11 @@ LLM_BACKEND_PIN = envstr("ARENA_LLM_BACKEND", "")
 # A whole call may take this long; a stream must produce its first chunk, and each next one, sooner.
 LLM_TIMEOUT_SECONDS = envfloat("ARENA_LLM_TIMEOUT", 120.0)
 LLM_FIRST_CHUNK_TIMEOUT_SECONDS = envfloat("ARENA_LLM_FIRST_CHUNK_TIMEOUT", 30.0)
+# The port of the embedded llama.cpp server that `manage.py local_llm start` runs.
+LOCAL_LLM_PORT = envint("ARENA_LOCAL_LLM_PORT", 8080)
+
+# Import LiteLLM in a background thread when the ASGI server starts (off in tests that time imports).
+LLM_PREWARM = envbool("ARENA_LLM_PREWARM", True)
 
 LOGGING = {
     "version": 1,

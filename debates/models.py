@@ -1,1 +1,188 @@
+from datetime import timedelta
 
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from providers.models import LLMModel
+
+MIN_SEATS, MAX_SEATS = 2, 6
+MIN_ROUNDS, MAX_ROUNDS = 1, 10
+# A runner writes its heartbeat every few seconds; one silent for this long is gone (the server stopped).
+RUNNER_STALE_AFTER = timedelta(seconds=20)
+
+
+class Persona(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, blank=True)
+    prompt_template = models.TextField(help_text="How this persona argues; {stance} is replaced by the seat's stance.")
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def render(self, stance: str) -> str:
+        return self.prompt_template.replace("{stance}", stance)
+
+
+class DebateStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    RUNNING = "running", "Running"
+    JUDGING = "judging", "Judging"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_STATUSES = (DebateStatus.RUNNING, DebateStatus.JUDGING)
+
+
+class DebateQuerySet(models.QuerySet):
+    def with_listing(self) -> "DebateQuerySet":
+        return self.select_related("judge_model__provider", "verdict__winner").prefetch_related("seats__model")
+
+
+class Debate(models.Model):
+    topic = models.CharField(max_length=500)
+    rounds = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(MIN_ROUNDS), MaxValueValidator(MAX_ROUNDS)]
+    )
+    status = models.CharField(max_length=10, choices=DebateStatus.choices, default=DebateStatus.DRAFT)
+    judge_model = models.ForeignKey(LLMModel, on_delete=models.PROTECT, related_name="judged_debates")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    current_round = models.PositiveSmallIntegerField(default=0)
+    failure_reason = models.TextField(blank=True)
+    # The runner's bookkeeping: the last event number, its heartbeat, and a cancel asked from elsewhere.
+    last_seq = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+
+    objects = DebateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.topic
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_interrupted(self) -> bool:
+        """Running on paper, but no runner has beaten for a while: the server that ran it stopped."""
+        if not self.is_active:
+            return False
+        return self.heartbeat_at is None or timezone.now() - self.heartbeat_at > RUNNER_STALE_AFTER
+
+    @property
+    def can_start(self) -> bool:
+        return self.status == DebateStatus.DRAFT
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.status in (DebateStatus.DRAFT, *ACTIVE_STATUSES)
+
+    @property
+    def can_resume(self) -> bool:
+        return self.status in (DebateStatus.FAILED, DebateStatus.CANCELLED) or self.is_interrupted
+
+    @property
+    def display_status(self) -> str:
+        return "interrupted" if self.is_interrupted else self.status
+
+
+class Seat(models.Model):
+    debate = models.ForeignKey(Debate, on_delete=models.CASCADE, related_name="seats")
+    position = models.PositiveSmallIntegerField()
+    display_name = models.CharField(max_length=100)
+    stance = models.CharField(max_length=100)
+    persona = models.ForeignKey(Persona, null=True, blank=True, on_delete=models.SET_NULL)
+    system_prompt = models.TextField(blank=True)
+    model = models.ForeignKey(LLMModel, on_delete=models.PROTECT, related_name="seats")
+    temperature = models.FloatField(default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)])
+    max_tokens = models.PositiveIntegerField(default=400, validators=[MinValueValidator(16), MaxValueValidator(8192)])
+
+    class Meta:
+        ordering = ["debate", "position"]
+        constraints = [models.UniqueConstraint(fields=["debate", "position"], name="unique_seat_position")]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.stance})"
+
+
+class TurnStatus(models.TextChoices):
+    STREAMING = "streaming", "Streaming"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class TurnQuerySet(models.QuerySet):
+    def cut_off(self, reason: str) -> int:
+        """Mark turns still streaming as failed: a debate that ended mid-turn rewrites them on resume."""
+        return self.filter(status=TurnStatus.STREAMING).update(
+            status=TurnStatus.FAILED, error_kind=reason, completed_at=timezone.now())
+
+
+class Turn(models.Model):
+    debate = models.ForeignKey(Debate, on_delete=models.CASCADE, related_name="turns")
+    seat = models.ForeignKey(Seat, on_delete=models.CASCADE, related_name="turns")
+    round = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=TurnStatus.choices, default=TurnStatus.STREAMING)
+    text = models.TextField(blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    cost_usd = models.FloatField(null=True, blank=True)
+    answered_by = models.CharField("model that answered", max_length=200, blank=True)
+    error_kind = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TurnQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["round", "seat__position"]
+        # One turn per seat and round, whatever happens: a resumed debate rewrites, never duplicates.
+        constraints = [models.UniqueConstraint(fields=["seat", "round"], name="one_turn_per_seat_and_round")]
+
+    def __str__(self) -> str:
+        return f"Round {self.round}, {self.seat.display_name}"
+
+
+class Verdict(models.Model):
+    debate = models.OneToOneField(Debate, on_delete=models.CASCADE, related_name="verdict")
+    judge_model = models.ForeignKey(LLMModel, null=True, on_delete=models.SET_NULL, related_name="+")
+    answered_by = models.CharField(max_length=200, blank=True)
+    raw_text = models.TextField(blank=True)
+    parsed = models.BooleanField(default=False)
+    parse_error = models.TextField(blank=True)
+    repaired = models.BooleanField(default=False, help_text="The judge needed a second request to give valid JSON.")
+    summary = models.TextField(blank=True)
+    winner = models.ForeignKey(Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    key_arguments = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Verdict on {self.debate}"
+
+
+class SeatScore(models.Model):
+    verdict = models.ForeignKey(Verdict, on_delete=models.CASCADE, related_name="scores")
+    seat = models.ForeignKey(Seat, on_delete=models.CASCADE, related_name="scores")
+    score = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(10.0)])
+    reasoning = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["seat__position"]
+        constraints = [models.UniqueConstraint(fields=["verdict", "seat"], name="one_score_per_seat")]

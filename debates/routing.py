@@ -1,1 +1,7 @@
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from debates.consumers import DebateConsumer
+
+websocket_urlpatterns = [
+    path("ws/debates/<int:debate_id>/", DebateConsumer.as_asgi()),
+]

@@ -1,8 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
+from django.utils.text import Truncator
 
+from providers import connection_test
 from providers.llm.backend import backend_state
 from providers.models import GatewaySetting, LLMModel, Provider
+from providers.ollama import OllamaDiscoveryError, discover_ollama_models
 
 
 class BackendBannerMixin:
@@ -20,6 +23,7 @@ class ProviderAdmin(BackendBannerMixin, admin.ModelAdmin):
     list_filter = ["enabled", "litellm_provider"]
     search_fields = ["display_name", "litellm_provider", "api_base"]
     list_editable = ["enabled"]
+    actions = ["discover_models"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(model_total=Count("models"))
@@ -28,11 +32,21 @@ class ProviderAdmin(BackendBannerMixin, admin.ModelAdmin):
     def model_count(self, obj: Provider) -> int:
         return obj.model_total
 
+    @admin.action(description="Discover models (Ollama)")
+    def discover_models(self, request, queryset) -> None:
+        for provider in queryset:
+            try:
+                result = discover_ollama_models(provider)
+            except OllamaDiscoveryError as exc:
+                self.message_user(request, f"{provider}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, str(result), messages.SUCCESS)
+
 
 @admin.register(LLMModel)
 class LLMModelAdmin(BackendBannerMixin, admin.ModelAdmin):
     list_display = ["display_name", "litellm_model_name", "provider", "pricing_tier", "recommended", "enabled",
-                    "last_check_ok", "last_check_latency_ms", "last_checked_at"]
+                    "last_check_ok", "last_check_latency_ms", "last_check_problem", "last_checked_at"]
     list_filter = ["enabled", "pricing_tier", "recommended", "provider"]
     list_select_related = ["provider"]
     search_fields = ["display_name", "model_name", "provider__display_name"]
@@ -46,6 +60,20 @@ class LLMModelAdmin(BackendBannerMixin, admin.ModelAdmin):
         ("Advanced", {"classes": ["collapse"],
                       "fields": ["api_base", "api_key_env_var", "context_window", "extra_params"]}),
     ]
+    actions = ["test_connection"]
+
+    @admin.display(description="last check error")
+    def last_check_problem(self, obj: LLMModel) -> str:
+        return Truncator(obj.last_check_error).chars(80)
+
+    @admin.action(description="Test connection")
+    def test_connection(self, request, queryset) -> None:
+        for model in queryset.select_related("provider"):
+            result = connection_test.test_connection(model)
+            if result.ok:
+                self.message_user(request, f"{model}: answered in {result.latency_ms} ms", messages.SUCCESS)
+            else:
+                self.message_user(request, f"{model}: {result.error}", messages.ERROR)
 
 
 @admin.register(GatewaySetting)

@@ -49,6 +49,9 @@ class BaseLLMClient:
         self.settings = settings
 
     # ---- what a backend implements --------------------------------------------------------
+    async def _prepare(self) -> None:
+        """One-time work before the first call (importing an SDK), kept out of the measured latency."""
+
     async def _complete(self, messages: list[Message], **params) -> LLMResult:
         raise NotImplementedError
 
@@ -61,6 +64,7 @@ class BaseLLMClient:
     # ---- the public interface -------------------------------------------------------------
     async def send_message(self, messages: list[Message], *, temperature: float | None = None,
                            max_tokens: int | None = None) -> LLMResult:
+        await self._prepare()
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.settings.timeout):
@@ -72,6 +76,7 @@ class BaseLLMClient:
     async def stream_message(self, messages: list[Message], *, temperature: float | None = None,
                              max_tokens: int | None = None) -> AsyncIterator[str | LLMResult]:
         """Yield text deltas as they arrive, then one LLMResult with the whole text."""
+        await self._prepare()
         started = time.perf_counter()
         deadline = started + self.settings.timeout
         stream = self._stream(messages, temperature=temperature, max_tokens=max_tokens)

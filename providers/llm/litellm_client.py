@@ -1,4 +1,5 @@
 """The one gateway: every provider through litellm.acompletion."""
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from types import ModuleType
@@ -27,6 +28,11 @@ def load_litellm() -> ModuleType:
 
 class LiteLLMClient(BaseLLMClient):
     backend = "litellm"
+
+    async def _prepare(self) -> None:
+        if _litellm is None:
+            # The import takes seconds; in a thread it does not freeze every other socket of the server.
+            await asyncio.to_thread(load_litellm)
 
     def _params(self, messages: list[Message], temperature: float | None, max_tokens: int | None) -> dict:
         params = {

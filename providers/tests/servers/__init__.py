@@ -3,6 +3,8 @@
 from .anthropic import FakeAnthropicServer
 from .base import FakeLLMServer, RecordedRequest
 from .ollama import FakeOllamaServer
+from .ollama_relay import OllamaRelayServer
 from .openai import FakeOpenAIServer
 
-__all__ = ["FakeAnthropicServer", "FakeLLMServer", "FakeOllamaServer", "FakeOpenAIServer", "RecordedRequest"]
+__all__ = ["FakeAnthropicServer", "FakeLLMServer", "FakeOllamaServer", "FakeOpenAIServer", "OllamaRelayServer",
+           "RecordedRequest"]

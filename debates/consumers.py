@@ -1,0 +1,59 @@
+"""The live channel of one debate: authenticate, join its group, send a snapshot, forward events."""
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from debates.events import group_name
+from debates.models import Debate
+from debates.snapshot import debate_snapshot
+
+
+class DebateConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        self.debate_id = int(self.scope["url_route"]["kwargs"]["debate_id"])
+        self.group = None
+        await self.accept()
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.refuse("unauthenticated", "Sign in to watch debates.", 4401)
+            return
+        if not await database_sync_to_async(Debate.objects.filter(pk=self.debate_id).exists)():
+            await self.refuse("not_found", f"There is no debate {self.debate_id}.", 4404)
+            return
+        # Join first, then read the snapshot: every event after it reaches us, earlier ones are in it.
+        self.group = group_name(self.debate_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.send_snapshot()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if isinstance(content, dict) and content.get("type") == "resync":
+            await self.send_snapshot()
+        else:
+            await self.send_error("bad_message", 'The only message this channel takes is {"type": "resync"}.')
+
+    async def debate_event(self, message: dict) -> None:
+        await self.send_json(message["event"])
+
+    # ---- helpers ----------------------------------------------------------------------------
+    async def send_snapshot(self) -> None:
+        snapshot = await database_sync_to_async(debate_snapshot)(self.debate_id)
+        await self.send_json({"type": "snapshot", "seq": snapshot["last_seq"], "debate_id": self.debate_id,
+                              "payload": snapshot})
+
+    async def send_error(self, code: str, detail: str) -> None:
+        await self.send_json({"type": "error", "debate_id": self.debate_id, "payload": {"code": code, "detail": detail}})
+
+    async def refuse(self, code: str, detail: str, close_code: int) -> None:
+        """Say why before closing: a socket that just drops leaves the page guessing."""
+        await self.send_error(code, detail)
+        await self.close(code=close_code)
+
+    @classmethod
+    async def decode_json(cls, text_data: str):
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None

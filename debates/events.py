@@ -1,0 +1,112 @@
+"""The live channel's events: the envelope, the per-debate sequence, delta coalescing, one publish function.
+
+The database is the record and events are notifications: every event's state change and its `seq` are
+committed together before the event is sent, so a snapshot read at any moment matches some `seq`
+exactly and a client that applies the events after it is whole.
+"""
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from debates.models import Debate, Turn
+
+# The in-memory channel layer drops messages past its capacity without a word, so deltas are batched.
+DELTA_INTERVAL_SECONDS = 0.05
+
+
+def group_name(debate_id: int) -> str:
+    return f"debate-{debate_id}"
+
+
+def envelope(debate_id: int, seq: int, event_type: str, payload: dict) -> dict:
+    return {"type": event_type, "seq": seq, "debate_id": debate_id,
+            "ts": datetime.now(timezone.utc).isoformat(), "payload": payload}
+
+
+async def send_to_group(debate_id: int, event: dict) -> None:
+    await get_channel_layer().group_send(group_name(debate_id), {"type": "debate.event", "event": event})
+
+
+Change = Callable[[], object]  # writes rows; a dict it returns is added to the payload
+Listener = Callable[[dict], Awaitable[None] | None]
+
+
+class EventStream:
+    """Numbers, persists and publishes one debate's events. One writer per debate: its runner."""
+
+    def __init__(self, debate_id: int, last_seq: int, listener: Listener | None = None) -> None:
+        self.debate_id = debate_id
+        self.seq = last_seq
+        self.listener = listener  # e.g. the terminal of `run_debate`
+
+    async def emit(self, event_type: str, payload: dict, change: Change | None = None) -> dict:
+        """Commit `change` with the next seq, then publish the event."""
+        seq = self.seq + 1
+        added = await database_sync_to_async(_commit)(self.debate_id, seq, change)
+        self.seq = seq
+        event = envelope(self.debate_id, seq, event_type, {**payload, **(added or {})})
+        await send_to_group(self.debate_id, event)
+        if self.listener is not None:
+            outcome = self.listener(event)
+            if inspect.isawaitable(outcome):
+                await outcome
+        return event
+
+
+def _commit(debate_id: int, seq: int, change: Change | None) -> dict | None:
+    with transaction.atomic():
+        added = change() if change is not None else None
+        Debate.objects.filter(pk=debate_id).update(last_seq=seq)
+    return added if isinstance(added, dict) else None
+
+
+async def emit_once(debate_id: int, event_type: str, payload: dict, change: Callable[[], None]) -> dict:
+    """An event from outside a runner (cancelling a draft or an interrupted debate): no runner competes."""
+    last_seq = await database_sync_to_async(
+        lambda: Debate.objects.values_list("last_seq", flat=True).get(pk=debate_id))()
+    return await EventStream(debate_id, last_seq).emit(event_type, payload, change)
+
+
+class DeltaBuffer:
+    """Collects a turn's token deltas and sends them at most every DELTA_INTERVAL_SECONDS.
+
+    Each `turn.delta` says at which character its text starts, so a client can tell a missed batch
+    from a repeated one; the text so far is saved on the turn row with the event, for late joiners.
+    """
+
+    def __init__(self, events: EventStream, turn: Turn, clock: Callable[[], float] = time.monotonic) -> None:
+        self.events = events
+        self.turn = turn
+        self.clock = clock
+        self.sent = ""
+        self.pending: list[str] = []
+        self.last_flush = clock()
+
+    @property
+    def text(self) -> str:
+        return self.sent + "".join(self.pending)
+
+    async def add(self, delta: str) -> None:
+        self.pending.append(delta)
+        if self.clock() - self.last_flush >= DELTA_INTERVAL_SECONDS:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self.pending:
+            return
+        chunk, offset = "".join(self.pending), len(self.sent)
+        self.pending = []
+        self.sent += chunk
+        self.last_flush = self.clock()
+        text, turn_id = self.sent, self.turn.pk
+        await self.events.emit(
+            "turn.delta",
+            {"turn_id": turn_id, "seat_id": self.turn.seat_id, "round": self.turn.round, "offset": offset,
+             "text": chunk},
+            lambda: Turn.objects.filter(pk=turn_id).update(text=text),
+        )

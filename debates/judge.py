@@ -1,0 +1,112 @@
+"""Asks the judge for a verdict, validates it against a schema, repairs once, else keeps it unparsed.
+
+A verdict is never invented: output that stays invalid is saved as unparsed with the judge's raw text.
+"""
+import json
+import re
+from dataclasses import dataclass
+
+from providers.llm.base import BaseLLMClient
+
+from debates.prompts import SeatView, SpokenTurn, judge_messages, judge_repair_messages
+
+
+class InvalidVerdict(ValueError):
+    """The judge's reply does not match the schema; the message says how, for the repair request."""
+
+
+@dataclass
+class SeatScoreData:
+    seat: int
+    score: float
+    reasoning: str
+
+
+@dataclass
+class ParsedVerdict:
+    summary: str
+    scores: list[SeatScoreData]
+    winner: int
+    key_arguments: list[str]
+
+
+@dataclass
+class JudgeOutcome:
+    raw_text: str
+    answered_by: str
+    verdict: ParsedVerdict | None = None
+    parse_error: str = ""
+    repaired: bool = False
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def parse_verdict(text: str, seat_positions: list[int]) -> ParsedVerdict:
+    data = _load_json(text)
+    if not isinstance(data, dict):
+        raise InvalidVerdict("the reply must be one JSON object")
+    summary = data.get("summary")
+    if not isinstance(summary, str) or not summary.strip():
+        raise InvalidVerdict('"summary" must be a non-empty string')
+    scores = _scores(data.get("scores"), seat_positions)
+    winner = data.get("winner")
+    if isinstance(winner, bool) or not isinstance(winner, int) or winner not in seat_positions:
+        raise InvalidVerdict(f'"winner" must be one of the seat numbers {seat_positions}')
+    arguments = data.get("key_arguments", [])
+    if not isinstance(arguments, list) or not all(isinstance(a, str) for a in arguments):
+        raise InvalidVerdict('"key_arguments" must be a list of strings')
+    return ParsedVerdict(summary=summary.strip(), scores=scores, winner=winner, key_arguments=arguments)
+
+
+def _load_json(text: str) -> object:
+    fenced = _FENCE.search(text)
+    candidate = fenced.group(1) if fenced else text
+    start, end = candidate.find("{"), candidate.rfind("}")
+    if start == -1 or end < start:
+        raise InvalidVerdict("the reply holds no JSON object")
+    try:
+        return json.loads(candidate[start:end + 1])
+    except json.JSONDecodeError as exc:
+        raise InvalidVerdict(f"the JSON does not parse ({exc.msg} at character {exc.pos})") from None
+
+
+def _scores(raw: object, seat_positions: list[int]) -> list[SeatScoreData]:
+    if not isinstance(raw, list):
+        raise InvalidVerdict('"scores" must be a list with one entry per seat')
+    scores: dict[int, SeatScoreData] = {}
+    for entry in raw:
+        if not isinstance(entry, dict):
+            raise InvalidVerdict('each entry of "scores" must be an object')
+        seat, score = entry.get("seat"), entry.get("score")
+        if isinstance(seat, bool) or not isinstance(seat, int) or seat not in seat_positions:
+            raise InvalidVerdict(f'each score needs "seat", one of {seat_positions}')
+        if seat in scores:
+            raise InvalidVerdict(f"seat {seat} is scored twice")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 10:
+            raise InvalidVerdict(f"the score of seat {seat} must be a number from 0 to 10")
+        reasoning = entry.get("reasoning", "")
+        scores[seat] = SeatScoreData(seat=seat, score=float(score), reasoning=str(reasoning))
+    missing = [p for p in seat_positions if p not in scores]
+    if missing:
+        raise InvalidVerdict(f"seat(s) {missing} have no score")
+    return [scores[p] for p in seat_positions]
+
+
+async def ask_judge(client: BaseLLMClient, *, topic: str, seats: list[SeatView],
+                    transcript: list[SpokenTurn]) -> JudgeOutcome:
+    """One request, one repair request if needed. LLMError propagates to the caller."""
+    positions = [seat.position for seat in seats]
+    messages = judge_messages(topic=topic, seats=seats, transcript=transcript)
+    first = await client.send_message(messages, temperature=0.0, max_tokens=1200)
+    try:
+        return JudgeOutcome(raw_text=first.text, answered_by=first.model, verdict=parse_verdict(first.text, positions))
+    except InvalidVerdict as problem:
+        first_problem = str(problem)
+    second = await client.send_message(judge_repair_messages(messages, first.text, first_problem),
+                                       temperature=0.0, max_tokens=1200)
+    try:
+        verdict = parse_verdict(second.text, positions)
+    except InvalidVerdict as problem:
+        return JudgeOutcome(raw_text=second.text, answered_by=second.model, parse_error=str(problem))
+    return JudgeOutcome(raw_text=second.text, answered_by=second.model, verdict=verdict, repaired=True)

@@ -1,0 +1,216 @@
+"""Runs a debate's rounds: streams each turn through the gateway, commits it, then asks the judge.
+
+It never sees a request, a socket or a template: it writes rows and emits events, nothing else.
+"""
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from debates import judge
+from debates.events import DeltaBuffer, EventStream, Listener
+from debates.models import Debate, DebateStatus, Seat, SeatScore, Turn, TurnStatus, Verdict
+from debates.prompts import SeatView, SpokenTurn, seat_messages
+from debates.snapshot import turn_dict, verdict_dict
+from providers.llm.base import LLMResult
+from providers.llm.errors import LLMError
+from providers.llm.factory import aclient_for
+from providers.models import LLMModel
+
+logger = logging.getLogger("debates.orchestrator")
+HEARTBEAT_SECONDS = 3.0
+
+
+@dataclass
+class DebatePlan:
+    debate: Debate
+    seats: list[Seat]
+    transcript: list[SpokenTurn]
+    done: set[tuple[int, int]]  # (seat id, round) of completed turns
+
+
+class DebateRunner:
+    def __init__(self, debate_id: int, *, listener: Listener | None = None) -> None:
+        self.debate_id = debate_id
+        self.listener = listener
+        self.events: EventStream | None = None
+
+    async def run(self) -> None:
+        plan = await database_sync_to_async(_load_plan)(self.debate_id)
+        self.events = EventStream(self.debate_id, plan.debate.last_seq, listener=self.listener)
+        main = asyncio.current_task()
+        heartbeat = asyncio.create_task(self._beat(main))
+        try:
+            await self._run(plan)
+        except asyncio.CancelledError:
+            await self._finish_cancelled()
+            raise
+        except LLMError as error:
+            await self._finish_failed(str(error))
+        except Exception as error:  # noqa: BLE001 - a bug must still end the debate visibly, not hang it
+            logger.exception("debate %s crashed", self.debate_id)
+            await self._finish_failed(f"internal error: {type(error).__name__}: {error}")
+        finally:
+            heartbeat.cancel()
+
+    async def _run(self, plan: DebatePlan) -> None:
+        await self.events.emit("debate.started", {"resumed": bool(plan.done)}, lambda: _mark_running(self.debate_id))
+        for round_number in range(1, plan.debate.rounds + 1):
+            pending = [seat for seat in plan.seats if (seat.pk, round_number) not in plan.done]
+            if not pending:
+                continue
+            await self.events.emit("round.started", {"round": round_number},
+                                   lambda r=round_number: _set_debate(self.debate_id, current_round=r))
+            for seat in pending:
+                await self._turn(plan, seat, round_number)
+        await self._judge(plan)
+
+    # ---- one turn -----------------------------------------------------------------------------
+    async def _turn(self, plan: DebatePlan, seat: Seat, round_number: int) -> None:
+        turn = await self._start_turn(seat, round_number)
+        buffer = DeltaBuffer(self.events, turn)
+        try:
+            model = await _fresh_model(seat.model_id)  # an admin's edit applies from the next turn
+            client = await aclient_for(model)
+            messages = seat_messages(topic=plan.debate.topic, seat=_view(seat), round_number=round_number,
+                                     rounds=plan.debate.rounds, transcript=plan.transcript,
+                                     context_window=model.context_window, max_tokens=seat.max_tokens)
+            result = None
+            async for item in client.stream_message(messages, temperature=seat.temperature,
+                                                    max_tokens=seat.max_tokens):
+                if isinstance(item, LLMResult):
+                    result = item
+                else:
+                    await buffer.add(item)
+            await buffer.flush()
+        except LLMError as error:
+            await self.events.emit("turn.failed", {"turn_id": turn.pk, "seat_id": seat.pk, "round": round_number,
+                                                   "error_kind": error.kind, "error": str(error),
+                                                   "retryable": error.retryable},
+                                   lambda: _fail_turn(turn.pk, buffer.text, error.kind, str(error)))
+            raise
+        await self._complete_turn(turn, result)
+        plan.transcript.append(SpokenTurn(round=round_number, speaker=seat.display_name, stance=seat.stance,
+                                          text=result.text))
+
+    async def _start_turn(self, seat: Seat, round_number: int) -> Turn:
+        holder: list[Turn] = []
+
+        def reset() -> dict:
+            # A retried turn rewrites its row: there is exactly one turn per seat and round.
+            turn, _ = Turn.objects.update_or_create(
+                seat=seat, round=round_number,
+                defaults={"debate_id": self.debate_id, "status": TurnStatus.STREAMING, "text": "",
+                          "error_kind": "", "error_message": "", "started_at": timezone.now(),
+                          "completed_at": None, "prompt_tokens": None, "completion_tokens": None,
+                          "latency_ms": None, "cost_usd": None, "answered_by": ""})
+            holder.append(turn)
+            return {"turn": turn_dict(turn)}
+
+        await self.events.emit("turn.started", {"seat_id": seat.pk, "round": round_number,
+                                                "display_name": seat.display_name}, reset)
+        return holder[0]
+
+    async def _complete_turn(self, turn: Turn, result: LLMResult) -> None:
+        turn.status, turn.text, turn.completed_at = TurnStatus.COMPLETED, result.text, timezone.now()
+        turn.prompt_tokens, turn.completion_tokens = result.prompt_tokens, result.completion_tokens
+        turn.latency_ms, turn.cost_usd, turn.answered_by = result.latency_ms, result.cost_usd, result.model
+        await self.events.emit("turn.completed", turn_dict(turn), turn.save)
+
+    # ---- the verdict --------------------------------------------------------------------------
+    async def _judge(self, plan: DebatePlan) -> None:
+        await self.events.emit("judging.started", {},
+                               lambda: _set_debate(self.debate_id, status=DebateStatus.JUDGING))
+        model = await _fresh_model(plan.debate.judge_model_id)
+        client = await aclient_for(model)
+        outcome = await judge.ask_judge(client, topic=plan.debate.topic, seats=[_view(s) for s in plan.seats],
+                                        transcript=plan.transcript)
+        await self.events.emit("verdict", {}, lambda: {"verdict": verdict_dict(_save_verdict(plan, model, outcome))})
+        await self.events.emit("debate.completed", {"status": DebateStatus.COMPLETED},
+                               lambda: _finish(self.debate_id, DebateStatus.COMPLETED))
+
+    # ---- endings ------------------------------------------------------------------------------
+    async def _finish_failed(self, reason: str) -> None:
+        await self.events.emit("debate.failed", {"status": DebateStatus.FAILED, "reason": reason},
+                               lambda: _finish(self.debate_id, DebateStatus.FAILED, reason))
+
+    async def _finish_cancelled(self) -> None:
+        await self.events.emit("debate.cancelled", {"status": DebateStatus.CANCELLED}, lambda: _finish(self.debate_id, DebateStatus.CANCELLED))
+
+    async def _beat(self, main: asyncio.Task) -> None:
+        """Tell other processes this debate is alive, and stop it when one of them asks."""
+        while True:
+            cancel = await database_sync_to_async(_beat_once)(self.debate_id)
+            if cancel:
+                main.cancel()
+                return
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
+# ---- database work, run in a worker thread ---------------------------------------------------
+def _load_plan(debate_id: int) -> DebatePlan:
+    debate = Debate.objects.get(pk=debate_id)
+    seats = list(debate.seats.select_related("model__provider").order_by("position"))
+    names = {seat.pk: seat for seat in seats}
+    completed = list(debate.turns.filter(status=TurnStatus.COMPLETED).order_by("round", "seat__position"))
+    transcript = [SpokenTurn(round=t.round, speaker=names[t.seat_id].display_name, stance=names[t.seat_id].stance,
+                             text=t.text) for t in completed]
+    return DebatePlan(debate=debate, seats=seats, transcript=transcript,
+                      done={(t.seat_id, t.round) for t in completed})
+
+
+@database_sync_to_async
+def _fresh_model(model_id: int) -> LLMModel:
+    return LLMModel.objects.select_related("provider").get(pk=model_id)
+
+
+def _view(seat: Seat) -> SeatView:
+    return SeatView(position=seat.position, display_name=seat.display_name, stance=seat.stance,
+                    system_prompt=seat.system_prompt)
+
+
+def _mark_running(debate_id: int) -> None:
+    debate = Debate.objects.get(pk=debate_id)
+    debate.status, debate.failure_reason, debate.cancel_requested = DebateStatus.RUNNING, "", False
+    debate.started_at = debate.started_at or timezone.now()
+    debate.heartbeat_at, debate.finished_at = timezone.now(), None
+    debate.save()
+
+
+def _set_debate(debate_id: int, **fields) -> None:
+    Debate.objects.filter(pk=debate_id).update(**fields)
+
+
+def _beat_once(debate_id: int) -> bool:
+    Debate.objects.filter(pk=debate_id).update(heartbeat_at=timezone.now())
+    return Debate.objects.filter(pk=debate_id, cancel_requested=True).exists()
+
+
+def _fail_turn(turn_id: int, text: str, kind: str, message: str) -> None:
+    Turn.objects.filter(pk=turn_id).update(status=TurnStatus.FAILED, text=text, error_kind=kind,
+                                           error_message=message, completed_at=timezone.now())
+
+
+def _finish(debate_id: int, status: str, reason: str = "") -> None:
+    Turn.objects.filter(debate_id=debate_id).cut_off(status)
+    Debate.objects.filter(pk=debate_id).update(status=status, failure_reason=reason, finished_at=timezone.now(),
+                                               cancel_requested=False)
+
+
+def _save_verdict(plan: DebatePlan, model: LLMModel, outcome: judge.JudgeOutcome) -> Verdict:
+    seats = {seat.position: seat for seat in plan.seats}
+    parsed = outcome.verdict
+    Verdict.objects.filter(debate_id=plan.debate.pk).delete()  # a resumed debate is judged afresh
+    verdict = Verdict.objects.create(
+        debate_id=plan.debate.pk, judge_model=model, answered_by=outcome.answered_by, raw_text=outcome.raw_text,
+        parsed=parsed is not None, parse_error=outcome.parse_error, repaired=outcome.repaired,
+        summary=parsed.summary if parsed else "", winner=seats[parsed.winner] if parsed else None,
+        key_arguments=parsed.key_arguments if parsed else [],
+    )
+    if parsed:
+        SeatScore.objects.bulk_create(
+            SeatScore(verdict=verdict, seat=seats[s.seat], score=s.score, reasoning=s.reasoning) for s in parsed.scores
+        )
+    return verdict

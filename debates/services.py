@@ -1,0 +1,194 @@
+"""Workflows across debates, seats and turns. The browser, the API and `run_debate` all call these."""
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+from django.utils import timezone
+
+from debates import tasks
+from debates.events import emit_once
+from debates.models import (
+    MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, Debate, DebateStatus, Persona, Seat, Turn,
+)
+from debates.prompts import seat_system_prompt
+from providers.models import LLMModel
+
+
+class DebateError(Exception):
+    """A request the debate cannot honour. `code` is machine-readable; `status` the HTTP status it maps to."""
+
+    status = 400
+    code = "debate_error"
+
+    def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+class DebateValidationError(DebateError):
+    status = 422
+    code = "validation_error"
+
+
+class DebateStateError(DebateError):
+    status = 409
+    code = "invalid_state"
+
+
+class DebateNotFound(DebateError):
+    status = 404
+    code = "not_found"
+
+
+@dataclass
+class SeatSpec:
+    model_id: int
+    stance: str
+    persona: str | None = None  # a persona slug
+    display_name: str = ""
+    temperature: float = 0.7
+    max_tokens: int = 400
+    system_prompt: str = ""
+
+
+# ---- create ------------------------------------------------------------------------------------
+@transaction.atomic
+def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model_id: int,
+                  created_by=None) -> Debate:
+    errors: dict[str, list[str]] = {}
+    topic = (topic or "").strip()
+    if not topic:
+        errors["topic"] = ["Enter the motion to debate."]
+    elif len(topic) > 500:
+        errors["topic"] = ["Keep the motion under 500 characters."]
+    if not MIN_ROUNDS <= rounds <= MAX_ROUNDS:
+        errors["rounds"] = [f"Choose between {MIN_ROUNDS} and {MAX_ROUNDS} rounds."]
+    if not MIN_SEATS <= len(seats) <= MAX_SEATS:
+        errors["seats"] = [f"A debate needs {MIN_SEATS} to {MAX_SEATS} seats, not {len(seats)}."]
+    usable = LLMModel.objects.usable().in_bulk([judge_model_id] + [s.model_id for s in seats])
+    if judge_model_id not in usable:
+        errors["judge_model_id"] = ["Choose an enabled model for the judge."]
+    personas = Persona.objects.filter(enabled=True).in_bulk([s.persona for s in seats if s.persona],
+                                                            field_name="slug")
+    for index, spec in enumerate(seats):
+        for field, message in _seat_problems(spec, usable, personas):
+            errors.setdefault(f"seats.{index}.{field}", []).append(message)
+    if errors:
+        raise DebateValidationError("The debate cannot be created as given.", errors=errors)
+
+    debate = Debate.objects.create(topic=topic, rounds=rounds, judge_model=usable[judge_model_id],
+                                   created_by=created_by)
+    names = _display_names(seats, usable, personas)
+    for position, (spec, name) in enumerate(zip(seats, names), start=1):
+        persona = personas.get(spec.persona) if spec.persona else None
+        stance = spec.stance.strip()
+        Seat.objects.create(
+            debate=debate, position=position, display_name=name, stance=stance, persona=persona,
+            model=usable[spec.model_id], temperature=spec.temperature, max_tokens=spec.max_tokens,
+            system_prompt=spec.system_prompt.strip() or seat_system_prompt(
+                display_name=name, stance=stance, persona_prompt=persona.render(stance) if persona else ""),
+        )
+    return debate
+
+
+def _seat_problems(spec: SeatSpec, usable: dict, personas: dict):
+    if spec.model_id not in usable:
+        yield "model_id", "Choose an enabled model."
+    if not (spec.stance or "").strip():
+        yield "stance", "Enter the seat's stance, for example 'for' or 'against'."
+    elif len(spec.stance) > 100:
+        yield "stance", "Keep the stance under 100 characters."
+    if spec.persona and spec.persona not in personas:
+        yield "persona", f"There is no persona '{spec.persona}'."
+    if not 0.0 <= spec.temperature <= 2.0:
+        yield "temperature", "Choose a temperature from 0 to 2."
+    if not 16 <= spec.max_tokens <= 8192:
+        yield "max_tokens", "Choose max tokens from 16 to 8192."
+    if len(spec.display_name) > 100:
+        yield "display_name", "Keep the name under 100 characters."
+
+
+def _display_names(seats: list[SeatSpec], models: dict, personas: dict) -> list[str]:
+    names = []
+    for spec in seats:
+        persona = personas.get(spec.persona) if spec.persona else None
+        names.append(spec.display_name.strip() or (persona.name if persona else models[spec.model_id].display_name))
+    # Two seats with one name would make the transcript ambiguous, for readers and for the models.
+    return [f"{name} #{i}" if names.count(name) > 1 else name for i, name in enumerate(names, start=1)]
+
+
+# ---- lifecycle ---------------------------------------------------------------------------------
+def _get(debate_id: int, *, lock: bool = False) -> Debate:
+    query = Debate.objects.select_for_update() if lock else Debate.objects
+    try:
+        return query.get(pk=debate_id)
+    except Debate.DoesNotExist:
+        raise DebateNotFound(f"There is no debate {debate_id}.") from None
+
+
+@transaction.atomic
+def debate_mark_started(*, debate_id: int) -> Debate:
+    debate = _get(debate_id, lock=True)
+    if not debate.can_start:
+        raise DebateStateError(f"This debate is {debate.display_status}; only a draft can be started.")
+    debate.status, debate.heartbeat_at = DebateStatus.RUNNING, timezone.now()
+    debate.save(update_fields=["status", "heartbeat_at"])
+    return debate
+
+
+@transaction.atomic
+def debate_mark_resumed(*, debate_id: int) -> Debate:
+    debate = _get(debate_id, lock=True)
+    if not debate.can_resume:
+        raise DebateStateError(f"This debate is {debate.display_status}; only a failed, cancelled or "
+                               "interrupted debate can be resumed.")
+    debate.status, debate.heartbeat_at, debate.failure_reason = DebateStatus.RUNNING, timezone.now(), ""
+    debate.save(update_fields=["status", "heartbeat_at", "failure_reason"])
+    return debate
+
+
+async def debate_start(*, debate_id: int) -> Debate:
+    """Start a draft as a background task of this server process."""
+    debate = await database_sync_to_async(debate_mark_started)(debate_id=debate_id)
+    tasks.launch(debate.pk)
+    return debate
+
+
+async def debate_resume(*, debate_id: int) -> Debate:
+    """Carry on from the last completed turn: completed turns stay, the cut one is rewritten."""
+    debate = await database_sync_to_async(debate_mark_resumed)(debate_id=debate_id)
+    tasks.launch(debate.pk)
+    return debate
+
+
+async def debate_cancel(*, debate_id: int) -> Debate:
+    debate = await database_sync_to_async(_get)(debate_id)
+    if not debate.can_cancel:
+        raise DebateStateError(f"This debate is {debate.display_status} and cannot be cancelled.")
+    if tasks.cancel_here(debate_id):
+        return debate  # the runner marks it cancelled and tells the watchers
+    if debate.is_active and not debate.is_interrupted:
+        # Its runner lives in another process: it sees the request at its next heartbeat.
+        await database_sync_to_async(_set_cancel_requested)(debate_id)
+        return debate
+    await emit_once(debate_id, "debate.cancelled", {"status": DebateStatus.CANCELLED},
+                    lambda: _mark_cancelled(debate_id))
+    return await database_sync_to_async(_get)(debate_id)
+
+
+def _set_cancel_requested(debate_id: int) -> None:
+    Debate.objects.filter(pk=debate_id).update(cancel_requested=True)
+
+
+def _mark_cancelled(debate_id: int) -> None:
+    Turn.objects.filter(debate_id=debate_id).cut_off(DebateStatus.CANCELLED)
+    Debate.objects.filter(pk=debate_id).update(status=DebateStatus.CANCELLED, finished_at=timezone.now())
+
+
+@transaction.atomic
+def debate_delete(*, debate_id: int) -> None:
+    debate = _get(debate_id, lock=True)
+    if debate.is_active and not debate.is_interrupted:
+        raise DebateStateError("This debate is running; cancel it before deleting it.")
+    debate.delete()

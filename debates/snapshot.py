@@ -1,0 +1,49 @@
+"""Plain-dict views of debate rows: what a snapshot, an event payload and the API all show."""
+from debates.models import Debate, Seat, Turn, Verdict
+
+
+def seat_dict(seat: Seat) -> dict:
+    return {"id": seat.pk, "position": seat.position, "display_name": seat.display_name, "stance": seat.stance,
+            "persona": seat.persona.slug if seat.persona_id else None, "model_id": seat.model_id,
+            "model": seat.model.litellm_model_name, "model_display_name": seat.model.display_name,
+            "temperature": seat.temperature, "max_tokens": seat.max_tokens}
+
+
+def turn_dict(turn: Turn) -> dict:
+    return {"id": turn.pk, "seat_id": turn.seat_id, "round": turn.round, "status": turn.status, "text": turn.text,
+            "prompt_tokens": turn.prompt_tokens, "completion_tokens": turn.completion_tokens,
+            "latency_ms": turn.latency_ms, "cost_usd": turn.cost_usd, "answered_by": turn.answered_by,
+            "error_kind": turn.error_kind, "error_message": turn.error_message,
+            "started_at": turn.started_at.isoformat() if turn.started_at else None,
+            "completed_at": turn.completed_at.isoformat() if turn.completed_at else None}
+
+
+def verdict_dict(verdict: Verdict) -> dict:
+    return {"parsed": verdict.parsed, "repaired": verdict.repaired, "summary": verdict.summary,
+            "winner_seat_id": verdict.winner_id, "key_arguments": verdict.key_arguments,
+            "scores": [{"seat_id": s.seat_id, "score": s.score, "reasoning": s.reasoning} for s in verdict.scores.all()],
+            "raw_text": verdict.raw_text, "parse_error": verdict.parse_error,
+            "judge_model": verdict.judge_model.litellm_model_name if verdict.judge_model_id else None,
+            "answered_by": verdict.answered_by}
+
+
+def debate_dict(debate: Debate) -> dict:
+    return {"id": debate.pk, "topic": debate.topic, "rounds": debate.rounds, "status": debate.status,
+            "display_status": debate.display_status, "current_round": debate.current_round,
+            "failure_reason": debate.failure_reason, "judge_model_id": debate.judge_model_id,
+            "judge_model": debate.judge_model.litellm_model_name,
+            "created_at": debate.created_at.isoformat(),
+            "started_at": debate.started_at.isoformat() if debate.started_at else None,
+            "finished_at": debate.finished_at.isoformat() if debate.finished_at else None,
+            "can_start": debate.can_start, "can_cancel": debate.can_cancel, "can_resume": debate.can_resume}
+
+
+def debate_snapshot(debate_id: int) -> dict:
+    """Everything said so far, including the text of a turn in progress, as of `last_seq`."""
+    debate = Debate.objects.select_related("judge_model__provider").get(pk=debate_id)
+    seats = list(debate.seats.select_related("model__provider", "persona"))
+    turns = list(debate.turns.all())
+    verdict = Verdict.objects.filter(debate=debate).select_related("judge_model__provider").first()
+    return {"debate": debate_dict(debate), "seats": [seat_dict(s) for s in seats],
+            "turns": [turn_dict(t) for t in turns], "verdict": verdict_dict(verdict) if verdict else None,
+            "last_seq": debate.last_seq}

@@ -1,0 +1,35 @@
+import pytest
+
+from debates.services import SeatSpec, debate_create
+
+
+@pytest.fixture
+def debate_on(model_on):
+    """debate_on(server, rounds=2, stances=("for", "against"), route="openai") -> a draft debate on that server."""
+
+    def make(server, *, rounds: int = 2, stances=("for", "against"), route: str = "openai", judge=None, **fields):
+        seat_model = model_on(route, server)
+        judge_model = judge or seat_model
+        seats = [SeatSpec(model_id=seat_model.pk, stance=stance, display_name=f"Seat{i}", temperature=0.0,
+                          max_tokens=100) for i, stance in enumerate(stances, start=1)]
+        return debate_create(topic="Cities should ban cars from their centres", rounds=rounds, seats=seats,
+                             judge_model_id=judge_model.pk, **fields)
+
+    return make
+
+
+VALID_VERDICT = ('{"summary": "A close debate.", "scores": [{"seat": 1, "score": 7.5, "reasoning": "clear"}, '
+                 '{"seat": 2, "score": 6, "reasoning": "less evidence"}], "winner": 1, '
+                 '"key_arguments": ["congestion costs"]}')
+
+
+def scripted_responder(verdict: str = VALID_VERDICT):
+    """Seats answer with a line naming who they are and what they saw; the judge with `verdict`."""
+
+    def respond(body: dict) -> str:
+        text = str(body)
+        if "impartial debate judge" in text:
+            return verdict
+        return "I argue my case with conviction and evidence."
+
+    return respond
