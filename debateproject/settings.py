@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "channels",
     "providers",
     "debates",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -72,7 +73,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Debates write from a background task while pages read: wait for the lock instead of failing.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     # A file, not memory, so that tests can run the real commands in a second process against it.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # One per test run, so that two runs side by side never share a file.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = envstr("REDIS_URL", "")
@@ -80,8 +82,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py's pool defaults to 100 connections, too few for a busy debate page.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": 1000}], "capacity": 1000},
+            # redis-py's pool defaults to 100 connections, too few for a busy debate page; and redis-py 8's
+            # 5 s socket timeout kills channels-redis's 5 s blocking read: it must be longer than that.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": 1000, "socket_timeout": 15}],
+                       "capacity": 1000},
         }
     }
 else:

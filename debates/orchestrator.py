@@ -23,6 +23,15 @@ logger = logging.getLogger("debates.orchestrator")
 HEARTBEAT_SECONDS = 3.0
 
 
+class DebateStopped(Exception):
+    """A turn or the judge failed; the message is the reason shown to the user."""
+
+
+def _reason(who: str, error: LLMError) -> str:
+    advice = "resuming may help" if error.retryable else "fix the model's settings, then resume"
+    return f"{who} failed ({error.kind.replace('_', ' ')}; {advice}): {error}"
+
+
 @dataclass
 class DebatePlan:
     debate: Debate
@@ -47,8 +56,8 @@ class DebateRunner:
         except asyncio.CancelledError:
             await self._finish_cancelled()
             raise
-        except LLMError as error:
-            await self._finish_failed(str(error))
+        except DebateStopped as stopped:
+            await self._finish_failed(str(stopped))
         except Exception as error:  # noqa: BLE001 - a bug must still end the debate visibly, not hang it
             logger.exception("debate %s crashed", self.debate_id)
             await self._finish_failed(f"internal error: {type(error).__name__}: {error}")
@@ -90,7 +99,7 @@ class DebateRunner:
                                                    "error_kind": error.kind, "error": str(error),
                                                    "retryable": error.retryable},
                                    lambda: _fail_turn(turn.pk, buffer.text, error.kind, str(error)))
-            raise
+            raise DebateStopped(_reason(f"{seat.display_name}'s turn in round {round_number}", error)) from error
         await self._complete_turn(turn, result)
         plan.transcript.append(SpokenTurn(round=round_number, speaker=seat.display_name, stance=seat.stance,
                                           text=result.text))
@@ -124,9 +133,12 @@ class DebateRunner:
         await self.events.emit("judging.started", {},
                                lambda: _set_debate(self.debate_id, status=DebateStatus.JUDGING))
         model = await _fresh_model(plan.debate.judge_model_id)
-        client = await aclient_for(model)
-        outcome = await judge.ask_judge(client, topic=plan.debate.topic, seats=[_view(s) for s in plan.seats],
-                                        transcript=plan.transcript)
+        try:
+            client = await aclient_for(model)
+            outcome = await judge.ask_judge(client, topic=plan.debate.topic, seats=[_view(s) for s in plan.seats],
+                                            transcript=plan.transcript)
+        except LLMError as error:
+            raise DebateStopped(_reason(f"The judge ({model.litellm_model_name})", error)) from error
         await self.events.emit("verdict", {}, lambda: {"verdict": verdict_dict(_save_verdict(plan, model, outcome))})
         await self.events.emit("debate.completed", {"status": DebateStatus.COMPLETED},
                                lambda: _finish(self.debate_id, DebateStatus.COMPLETED))

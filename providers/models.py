@@ -51,6 +51,19 @@ class LLMModelQuerySet(models.QuerySet):
         """Enabled models of enabled providers: what a debate may seat."""
         return self.filter(enabled=True, provider__enabled=True).select_related("provider")
 
+    def lookup(self, ref: str) -> "LLMModel":
+        """A usable model by id, by "provider/model name" or by model name alone, for commands."""
+        models = self.usable()
+        if ref.isdigit():
+            found = list(models.filter(pk=int(ref)))
+        else:
+            found = [m for m in models.filter(model_name=ref.split("/", 1)[-1]) if ref in (m.model_name, m.litellm_model_name)]
+        if len(found) != 1:
+            known = ", ".join(sorted(m.litellm_model_name for m in models))
+            problem = "matches several models" if found else "matches no enabled model"
+            raise LLMModel.DoesNotExist(f"{ref!r} {problem}; enabled models: {known}")
+        return found[0]
+
 
 class LLMModel(models.Model):
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="models")

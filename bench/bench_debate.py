@@ -1,0 +1,92 @@
+"""Measures what the app we replace did badly, against an instant local model.
+
+    .venv/bin/python bench/bench_debate.py
+
+Prints: the wall time of a 2-seat, 3-round debate with a judge (median of 5), the number of HTTP calls and
+the time a provider answering 500 costs before the user sees why, what happens to a malformed verdict,
+and how long `manage.py llm_backend status` takes (it must not import LiteLLM).
+"""
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+BENCH_DB = ROOT / "var" / "bench.sqlite3"
+os.environ["DATABASE_URL"] = f"sqlite:///{BENCH_DB}"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "debateproject.settings")
+os.environ.setdefault("ARENA_LOG_LEVEL", "WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+
+from debates.models import Debate  # noqa: E402
+from debates.orchestrator import DebateRunner  # noqa: E402
+from debates.services import SeatSpec, debate_create  # noqa: E402
+from debates.tests.conftest import VALID_VERDICT  # noqa: E402
+from providers.models import LLMModel, Provider  # noqa: E402
+from providers.tests.servers import FakeOpenAIServer  # noqa: E402
+
+
+def make_debate(api_base: str) -> int:
+    provider, _ = Provider.objects.get_or_create(display_name="Bench", defaults={
+        "litellm_provider": "openai", "api_base": api_base})
+    provider.api_base = api_base
+    provider.save()
+    model, _ = LLMModel.objects.get_or_create(provider=provider, model_name="instant",
+                                              defaults={"display_name": "Instant"})
+    seats = [SeatSpec(model_id=model.pk, stance=s, max_tokens=100) for s in ("for", "against")]
+    return debate_create(topic="Benchmarks should be reproducible", rounds=3, seats=seats,
+                         judge_model_id=model.pk).pk
+
+
+def run(debate_id: int) -> float:
+    started = time.perf_counter()
+    asyncio.run(DebateRunner(debate_id).run())
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    BENCH_DB.parent.mkdir(exist_ok=True)
+    BENCH_DB.unlink(missing_ok=True)
+    call_command("migrate", verbosity=0)
+    with FakeOpenAIServer() as server:
+        server.responder = lambda body: VALID_VERDICT if "impartial" in str(body) else "An instant argument."
+        run(make_debate(server.url + "/v1"))  # warm-up: imports LiteLLM
+        times = [run(make_debate(server.url + "/v1")) for _ in range(5)]
+        print(f"2 seats x 3 rounds + judge, instant model: median {statistics.median(times) * 1000:.0f} ms "
+              f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}) over {len(times)} runs")
+
+        def fail(body):
+            raise RuntimeError("provider down")
+
+        server.responder = fail
+        server.requests.clear()
+        debate_id = make_debate(server.url + "/v1")
+        elapsed = run(debate_id)
+        debate = Debate.objects.get(pk=debate_id)
+        print(f"provider answering 500: {len(server.requests)} HTTP call(s), {elapsed * 1000:.0f} ms until the "
+              f"debate is marked failed; the user sees: {debate.failure_reason[:120]!r}")
+
+        server.responder = lambda body: "Both were great!" if "impartial" in str(body) else "An argument."
+        debate_id = make_debate(server.url + "/v1")
+        run(debate_id)
+        verdict = Debate.objects.get(pk=debate_id).verdict
+        print(f"malformed verdict: parsed={verdict.parsed}, winner={verdict.winner_id}, "
+              f"scores={verdict.scores.count()}, raw text kept={verdict.raw_text!r}")
+
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "manage.py", "llm_backend", "status"], cwd=ROOT, check=True,
+                   capture_output=True, env={**os.environ})
+    print(f"manage.py llm_backend status: {(time.perf_counter() - started) * 1000:.0f} ms (no LiteLLM import)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The WebSocket channel through the real ASGI stack: origin check, session auth, snapshot, events, resync."""
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.test import Client
+
+from debateproject.asgi import application
+from debates import services, tasks
+from debates.tests.conftest import scripted_responder
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@database_sync_to_async
+def session_cookie() -> str:
+    client = Client()
+    client.force_login(User.objects.create_user("watcher", password="not-used-here-123"))
+    return client.cookies["sessionid"].value
+
+
+async def connect(debate_id: int, cookie: str | None, origin: str = "http://127.0.0.1:8000"):
+    headers = [(b"host", b"127.0.0.1:8000"), (b"origin", origin.encode())]
+    if cookie:
+        headers.append((b"cookie", f"sessionid={cookie}".encode()))
+    communicator = WebsocketCommunicator(application, f"/ws/debates/{debate_id}/", headers=headers)
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+async def receive_until(communicator, event_type: str, timeout: float = 10) -> list[dict]:
+    seen = []
+    while True:
+        message = await communicator.receive_json_from(timeout=timeout)
+        seen.append(message)
+        if message["type"] == event_type:
+            return seen
+
+
+@pytest.fixture
+async def started(debate_on, openai_server):
+    """A debate whose turns stream slowly enough to join in the middle of one."""
+    openai_server.responder = scripted_responder()
+    openai_server.chunk_delay = 0.03
+    debate = await database_sync_to_async(debate_on)(openai_server, rounds=1)
+    await database_sync_to_async(services.debate_mark_started)(debate_id=debate.pk)
+    return debate
+
+
+async def test_it_sends_a_snapshot_then_events_with_rising_seq(started):
+    communicator, connected, _ = await connect(started.pk, await session_cookie())
+    assert connected
+    snapshot = await communicator.receive_json_from(timeout=5)
+    assert snapshot["type"] == "snapshot"
+    assert [s["display_name"] for s in snapshot["payload"]["seats"]] == ["Seat1", "Seat2"]
+
+    task = tasks.launch(started.pk)
+    events = await receive_until(communicator, "debate.completed")
+    await task
+
+    assert [e["seq"] for e in events] == list(range(snapshot["seq"] + 1, snapshot["seq"] + 1 + len(events)))
+    assert {"turn.started", "turn.delta", "turn.completed", "judging.started", "verdict"} <= {e["type"] for e in events}
+    completed = [e for e in events if e["type"] == "turn.completed"]
+    assert completed[0]["payload"]["text"] == "I argue my case with conviction and evidence."
+    await communicator.disconnect()
+
+
+async def test_a_late_joiner_gets_the_text_in_progress(started):
+    cookie = await session_cookie()
+    early, _, _ = await connect(started.pk, cookie)
+    await early.receive_json_from(timeout=5)
+    task = tasks.launch(started.pk)
+    seen = await receive_until(early, "turn.delta")
+
+    late, connected, _ = await connect(started.pk, cookie)
+    snapshot = await late.receive_json_from(timeout=5)
+    while seen[-1]["seq"] < snapshot["seq"]:
+        seen.append(await early.receive_json_from(timeout=5))
+
+    in_progress = [t for t in snapshot["payload"]["turns"] if t["status"] == "streaming"]
+    said_so_far = "".join(e["payload"]["text"] for e in seen if e["type"] == "turn.delta"
+                          and e["seq"] <= snapshot["seq"])
+    assert connected and len(in_progress) == 1
+    assert in_progress[0]["text"] == said_so_far != ""
+    # From here the late joiner's events continue exactly where its snapshot ends.
+    following = await late.receive_json_from(timeout=5)
+    assert following["seq"] == snapshot["seq"] + 1
+    task.cancel()
+    await asyncio.wait([task])
+    await early.disconnect()
+    await late.disconnect()
+
+
+async def test_resync_answers_with_a_fresh_snapshot(started):
+    communicator, _, _ = await connect(started.pk, await session_cookie())
+    first = await communicator.receive_json_from(timeout=5)
+    await tasks.launch(started.pk)  # the debate runs to its end; say this client missed all of it
+    await receive_until(communicator, "debate.completed")
+
+    await communicator.send_json_to({"type": "resync"})
+    fresh = await receive_until(communicator, "snapshot")
+
+    assert fresh[-1]["seq"] > first["seq"]
+    assert fresh[-1]["payload"]["debate"]["status"] == "completed"
+    assert len(fresh[-1]["payload"]["turns"]) == 2 and fresh[-1]["payload"]["verdict"]["parsed"]
+    await communicator.disconnect()
+
+
+async def test_an_unknown_message_gets_an_error_event_not_a_dropped_socket(started):
+    communicator, _, _ = await connect(started.pk, await session_cookie())
+    await communicator.receive_json_from(timeout=5)
+
+    await communicator.send_to(text_data="not json at all")
+
+    error = await communicator.receive_json_from(timeout=5)
+    assert error["type"] == "error" and error["payload"]["code"] == "bad_message"
+    await communicator.disconnect()
+
+
+async def test_an_anonymous_socket_is_told_why_and_closed(started):
+    communicator, connected, _ = await connect(started.pk, cookie=None)
+
+    error = await communicator.receive_json_from(timeout=5)
+    closed = await communicator.receive_output(timeout=5)
+
+    assert error["payload"]["code"] == "unauthenticated"
+    assert closed == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_foreign_origin_is_refused(started):
+    communicator, connected, _ = await connect(started.pk, await session_cookie(), origin="https://evil.example")
+
+    assert not connected
