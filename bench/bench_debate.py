@@ -83,9 +83,11 @@ def main() -> None:
               f"scores={verdict.scores.count()}, raw text kept={verdict.raw_text!r}")
 
     started = time.perf_counter()
-    subprocess.run([sys.executable, "manage.py", "llm_backend", "status"], cwd=ROOT, check=True,
-                   capture_output=True, env={**os.environ})
-    print(f"manage.py llm_backend status: {(time.perf_counter() - started) * 1000:.0f} ms (no LiteLLM import)")
+    done = subprocess.run([sys.executable, "-X", "importtime", "manage.py", "llm_backend", "status"], cwd=ROOT,
+                          check=True, capture_output=True, text=True, env={**os.environ})
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    print(f"manage.py llm_backend status: {(time.perf_counter() - started) * 1000:.0f} ms; "
+          f"imports litellm: {'litellm' in imported}")
 
 
 if __name__ == "__main__":
