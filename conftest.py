@@ -1,4 +1,6 @@
 """Fixtures shared by every test tier: real local servers that speak the providers' wire protocols."""
+from pathlib import Path
+
 import pytest
 
 from providers.tests.servers import FakeAnthropicServer, FakeOllamaServer, FakeOpenAIServer
@@ -47,3 +49,13 @@ def model_on(db, provider_key):
         )
 
     return make
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Django removes the SQLite test database but not its WAL side files; tidy them too."""
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if name:
+        for suffix in ("-wal", "-shm"):
+            Path(name + suffix).unlink(missing_ok=True)

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "ninja",  # serves Swagger UI's files itself for /api/docs: no CDN
     "providers",
     "debates",
     "accounts",
@@ -96,7 +97,7 @@ else:
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
@@ -125,8 +126,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
-        "providers": {"handlers": ["console"], "level": envstr("ARENA_LOG_LEVEL", "INFO")},
-        "debates": {"handlers": ["console"], "level": envstr("ARENA_LOG_LEVEL", "INFO")},
+        "providers": {"handlers": ["console"], "level": envstr("ARENA_LOG_LEVEL", "INFO"), "propagate": False},
+        "debates": {"handlers": ["console"], "level": envstr("ARENA_LOG_LEVEL", "INFO"), "propagate": False},
         "LiteLLM": {"level": "WARNING"},
     },
 }

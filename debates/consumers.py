@@ -11,6 +11,7 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.debate_id = int(self.scope["url_route"]["kwargs"]["debate_id"])
         self.group = None
+        self.seq = 0  # the last seq this client has: the snapshot's, then each event's
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -35,11 +36,17 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error("bad_message", 'The only message this channel takes is {"type": "resync"}.')
 
     async def debate_event(self, message: dict) -> None:
-        await self.send_json(message["event"])
+        event = message["event"]
+        # An event committed before our snapshot was read but published after it is already in the snapshot.
+        if event["seq"] <= self.seq:
+            return
+        self.seq = event["seq"]
+        await self.send_json(event)
 
     # ---- helpers ----------------------------------------------------------------------------
     async def send_snapshot(self) -> None:
         snapshot = await database_sync_to_async(debate_snapshot)(self.debate_id)
+        self.seq = snapshot["last_seq"]
         await self.send_json({"type": "snapshot", "seq": snapshot["last_seq"], "debate_id": self.debate_id,
                               "payload": snapshot})
 

@@ -96,7 +96,7 @@ class DebateRunner:
             await buffer.flush()
         except LLMError as error:
             await self.events.emit("turn.failed", {"turn_id": turn.pk, "seat_id": seat.pk, "round": round_number,
-                                                   "error_kind": error.kind, "error": str(error),
+                                                   "text": buffer.text, "error_kind": error.kind, "error": str(error),
                                                    "retryable": error.retryable},
                                    lambda: _fail_turn(turn.pk, buffer.text, error.kind, str(error)))
             raise DebateStopped(_reason(f"{seat.display_name}'s turn in round {round_number}", error)) from error

@@ -66,7 +66,9 @@ def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model
         errors["rounds"] = [f"Choose between {MIN_ROUNDS} and {MAX_ROUNDS} rounds."]
     if not MIN_SEATS <= len(seats) <= MAX_SEATS:
         errors["seats"] = [f"A debate needs {MIN_SEATS} to {MAX_SEATS} seats, not {len(seats)}."]
-    usable = LLMModel.objects.usable().in_bulk([judge_model_id] + [s.model_id for s in seats])
+    # An id past the database's integer range is simply not a model (SQLite would overflow on it).
+    wanted = [i for i in [judge_model_id] + [s.model_id for s in seats] if 0 < i < 2**63]
+    usable = LLMModel.objects.usable().in_bulk(wanted)
     if judge_model_id not in usable:
         errors["judge_model_id"] = ["Choose an enabled model for the judge."]
     personas = Persona.objects.filter(enabled=True).in_bulk([s.persona for s in seats if s.persona],

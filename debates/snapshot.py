@@ -4,7 +4,8 @@ from debates.models import Debate, Seat, Turn, Verdict
 
 def seat_dict(seat: Seat) -> dict:
     return {"id": seat.pk, "position": seat.position, "display_name": seat.display_name, "stance": seat.stance,
-            "persona": seat.persona.slug if seat.persona_id else None, "model_id": seat.model_id,
+            "persona": seat.persona.slug if seat.persona_id else None,
+            "persona_name": seat.persona.name if seat.persona_id else None, "model_id": seat.model_id,
             "model": seat.model.litellm_model_name, "model_display_name": seat.model.display_name,
             "temperature": seat.temperature, "max_tokens": seat.max_tokens}
 

@@ -1,5 +1,6 @@
 """Debates running as background tasks in this server process (one asyncio task per debate)."""
 import asyncio
+import contextvars
 import logging
 
 from debates.orchestrator import DebateRunner
@@ -10,7 +11,9 @@ _running: dict[int, asyncio.Task] = {}
 
 def launch(debate_id: int) -> asyncio.Task:
     """Run the debate on the current event loop; the request that started it returns at once."""
-    task = asyncio.get_running_loop().create_task(DebateRunner(debate_id).run(), name=f"debate-{debate_id}")
+    # A fresh context: the debate outlives the request, and must not keep the request's thread context.
+    task = asyncio.get_running_loop().create_task(DebateRunner(debate_id).run(), name=f"debate-{debate_id}",
+                                                  context=contextvars.Context())
     _running[debate_id] = task
     task.add_done_callback(lambda done: _forget(debate_id, done))
     return task

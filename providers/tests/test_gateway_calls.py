@@ -96,8 +96,10 @@ def test_ollama_models_send_their_context_size_as_num_ctx(model_on, ollama_serve
     assert ollama_server.requests[-1].body["options"]["num_ctx"] == 6144
 
 
-async def test_each_call_logs_one_line_with_figures_and_never_the_key(case, caplog):
+async def test_each_call_logs_one_line_with_figures_and_never_the_key(case, caplog, monkeypatch):
     client, server, _ = case
+    # Our loggers do not propagate (daphne's root handler would print every line twice): listen directly.
+    monkeypatch.setattr(logging.getLogger("providers"), "handlers", [caplog.handler])
     with caplog.at_level(logging.INFO, logger="providers.llm"):
         await client.send_message(MESSAGES)
         server.enqueue_error(401)

@@ -1,0 +1,137 @@
+"""The new-debate page: a debate form and a formset of seats, read into what `debate_create` takes.
+
+The forms parse and check what a browser can get wrong; `debate_create` stays the one authority on what a
+debate may be, and the errors it raises are put back next to the fields they name.
+"""
+from django import forms
+from django.forms import BaseFormSet, formset_factory
+
+from debates.models import MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, Persona
+from debates.services import SeatSpec
+from providers.models import LLMModel
+
+SEATS_PREFIX = "seats"
+DEFAULT_STANCES = ["for", "against"]
+
+
+class ModelChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: LLMModel) -> str:
+        return f"{obj.display_name} · {obj.provider.display_name}"
+
+
+def usable_models():
+    return LLMModel.objects.usable().order_by("-recommended", "provider__display_name", "display_name")
+
+
+class DebateForm(forms.Form):
+    topic = forms.CharField(
+        label="Motion", max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "This house believes that…"}),
+        error_messages={"required": "Enter the motion to debate."},
+    )
+    rounds = forms.IntegerField(
+        min_value=MIN_ROUNDS, max_value=MAX_ROUNDS, initial=3,
+        error_messages={"required": f"Choose between {MIN_ROUNDS} and {MAX_ROUNDS} rounds."},
+    )
+    judge_model = ModelChoice(
+        queryset=LLMModel.objects.none(), label="Judge",
+        error_messages={"required": "Choose a model for the judge.",
+                        "invalid_choice": "Choose an enabled model for the judge."},
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **{"label_suffix": "", **kwargs})
+        self.fields["judge_model"].queryset = usable_models()
+        if not self.is_bound:
+            self.fields["judge_model"].initial = self.fields["judge_model"].queryset.first()
+
+
+class SeatForm(forms.Form):
+    model = ModelChoice(
+        queryset=LLMModel.objects.none(),
+        error_messages={"required": "Choose a model.", "invalid_choice": "Choose an enabled model."},
+    )
+    stance = forms.CharField(
+        max_length=100, widget=forms.TextInput(attrs={"list": "stance-suggestions", "placeholder": "e.g. for"}),
+        error_messages={"required": "Enter the seat's stance, for example 'for' or 'against'."},
+    )
+    persona = forms.ModelChoiceField(
+        queryset=Persona.objects.none(), to_field_name="slug", required=False, empty_label="No persona",
+    )
+    display_name = forms.CharField(
+        label="Name", max_length=100, required=False,
+        widget=forms.TextInput(attrs={"placeholder": "optional"}),
+    )
+    temperature = forms.FloatField(
+        min_value=0.0, max_value=2.0, initial=0.7, widget=forms.NumberInput(attrs={"step": "0.1"}),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **{"label_suffix": "", **kwargs})
+        self.fields["model"].queryset = usable_models()
+        self.fields["persona"].queryset = Persona.objects.filter(enabled=True)
+        if not self.is_bound:
+            self.fields["model"].initial = self.fields["model"].queryset.first()
+
+    def spec(self) -> SeatSpec:
+        data = self.cleaned_data
+        return SeatSpec(model_id=data["model"].pk, stance=data["stance"],
+                        persona=data["persona"].slug if data["persona"] else None,
+                        display_name=data["display_name"], temperature=data["temperature"])
+
+
+class BaseSeatFormSet(BaseFormSet):
+    default_error_messages = {
+        "too_few_forms": f"A debate needs {MIN_SEATS} to {MAX_SEATS} seats.",
+        "too_many_forms": f"A debate needs {MIN_SEATS} to {MAX_SEATS} seats.",
+    }
+
+    def get_form_kwargs(self, index: int | None) -> dict:
+        # Every seat on the page is a seat: one added and left blank gets errors, it is not dropped in silence.
+        return {} if index is None else {"empty_permitted": False}
+
+    def specs(self) -> list[SeatSpec]:
+        return [form.spec() for form in self.forms]
+
+    def add_error(self, message: str) -> None:
+        self.non_form_errors().append(message)
+
+
+SeatFormSet = formset_factory(
+    SeatForm, formset=BaseSeatFormSet, extra=0, min_num=MIN_SEATS, max_num=MAX_SEATS,
+    absolute_max=MAX_SEATS, validate_min=True, validate_max=True,
+)
+
+# `debate_create` names seat fields after SeatSpec; the page names them after what a person picks.
+SEAT_FIELDS = {"model_id": "model", "stance": "stance", "persona": "persona", "display_name": "display_name",
+               "temperature": "temperature"}
+DEBATE_FIELDS = {"topic": "topic", "rounds": "rounds", "judge_model_id": "judge_model"}
+
+
+def blank_forms() -> tuple[DebateForm, BaseSeatFormSet]:
+    seats = SeatFormSet(prefix=SEATS_PREFIX, initial=[{"stance": stance} for stance in DEFAULT_STANCES])
+    return DebateForm(), seats
+
+
+def bound_forms(data) -> tuple[DebateForm, BaseSeatFormSet]:
+    return DebateForm(data), SeatFormSet(data, prefix=SEATS_PREFIX)
+
+
+def add_service_errors(errors: dict[str, list[str]], form: DebateForm, seats: BaseSeatFormSet) -> None:
+    """Put `debate_create`'s errors ("topic", "seats", "seats.1.model_id", ...) next to their fields."""
+    for key, messages in errors.items():
+        for message in messages:
+            _add_one(key, message, form, seats)
+
+
+def _add_one(key: str, message: str, form: DebateForm, seats: BaseSeatFormSet) -> None:
+    if key in DEBATE_FIELDS:
+        form.add_error(DEBATE_FIELDS[key], message)
+        return
+    parts = key.split(".")
+    if parts[0] == "seats" and len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < len(seats.forms):
+        seats.forms[int(parts[1])].add_error(SEAT_FIELDS.get(parts[2]), message)  # None: the seat as a whole
+    elif key == "seats":
+        seats.add_error(message)
+    else:
+        form.add_error(None, message)

@@ -1,0 +1,146 @@
+"""What the debates router accepts and answers. The shapes mirror debates.snapshot, which builds the dicts."""
+from datetime import datetime
+from typing import Annotated, Literal
+
+from ninja import Field, Schema
+
+from debates.models import MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, DebateStatus, TurnStatus
+from providers.schemas import RowId
+
+# PostgreSQL refuses NUL in text: refuse it here as invalid input rather than fail at the database.
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$")]
+
+
+# ---- input ---------------------------------------------------------------------------------------
+# Pydantic checks types only. Ranges, lengths, enabled models and personas are debate_create's to judge, so that
+# the browser and the API answer alike and every problem is reported at once; `documented` publishes those
+# limits in the OpenAPI schema (for clients, Swagger UI and schemathesis) without enforcing them a second time.
+def documented(description: str, **limits) -> dict:
+    return {"description": description, "json_schema_extra": limits}
+
+
+class SeatIn(Schema):
+    model_id: RowId = Field(description="An enabled model, from GET /api/models?enabled=true.")
+    stance: Text = Field(**documented('The side this seat argues, e.g. "for" or "against".', minLength=1,
+                                      maxLength=100))
+    persona: Text | None = Field(None, description="A persona slug, from GET /api/personas.")
+    display_name: Text = Field("", **documented("Defaults to the persona's or the model's name.", maxLength=100))
+    temperature: float = Field(0.7, **documented("Sampling temperature.", minimum=0, maximum=2))
+    max_tokens: int = Field(400, **documented("Longest answer, in tokens.", minimum=16, maximum=8192))
+    system_prompt: Text = Field("", description="Overrides the prompt built from stance and persona.")
+
+
+class DebateIn(Schema):
+    topic: Text = Field(**documented("The motion.", minLength=1, maxLength=500))
+    rounds: int = Field(3, **documented("How many times each seat speaks.", minimum=MIN_ROUNDS, maximum=MAX_ROUNDS))
+    seats: list[SeatIn] = Field(**documented("The seats, in speaking order.", minItems=MIN_SEATS, maxItems=MAX_SEATS))
+    judge_model_id: RowId = Field(description="An enabled model that scores the debate.")
+
+
+class DebateListQuery(Schema):
+    status: DebateStatus | None = None
+    page: int = Field(1, ge=1, le=100_000)
+    page_size: int = Field(20, ge=1, le=100)
+
+
+class TranscriptQuery(Schema):
+    format: Literal["json", "markdown", "text"] = "json"
+
+
+# ---- output --------------------------------------------------------------------------------------
+class PersonaOut(Schema):
+    slug: str
+    name: str
+    description: str
+
+
+class DebateOut(Schema):
+    id: int
+    topic: str
+    rounds: int
+    status: DebateStatus
+    display_status: Literal["draft", "running", "judging", "completed", "failed", "cancelled", "interrupted"] = Field(
+        description="The status, or 'interrupted' for a running debate whose server stopped (resume it).")
+    current_round: int
+    failure_reason: str
+    judge_model_id: int
+    judge_model: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    can_start: bool
+    can_cancel: bool
+    can_resume: bool
+
+
+class DebatePage(Schema):
+    items: list[DebateOut]
+    count: int = Field(description="Debates matching the filter, on all pages.")
+    page: int
+    page_size: int
+
+
+class SeatOut(Schema):
+    id: int
+    position: int
+    display_name: str
+    stance: str
+    persona: str | None
+    model_id: int
+    model: str
+    model_display_name: str
+    temperature: float
+    max_tokens: int
+
+
+class TurnOut(Schema):
+    id: int
+    seat_id: int
+    round: int
+    status: TurnStatus
+    text: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_ms: int | None
+    cost_usd: float | None
+    answered_by: str
+    error_kind: str
+    error_message: str
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class ScoreOut(Schema):
+    seat_id: int
+    score: float
+    reasoning: str
+
+
+class VerdictOut(Schema):
+    parsed: bool = Field(description="False when the judge's answer could not be read; see raw_text.")
+    repaired: bool
+    summary: str
+    winner_seat_id: int | None
+    key_arguments: list[str]
+    scores: list[ScoreOut]
+    raw_text: str
+    parse_error: str
+    judge_model: str | None
+    answered_by: str
+
+
+class TotalsOut(Schema):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost_usd: float | None = Field(description="None when no turn's cost is known (e.g. a local model).")
+    latency_ms: int = Field(description="Time the seats spent answering, summed over turns.")
+    completed_turns: int
+
+
+class DebateDetailOut(DebateOut):
+    seats: list[SeatOut]
+    turns: list[TurnOut]
+    verdict: VerdictOut | None
+    totals: TotalsOut = Field(description="Of the seats' turns; the judge's call is not metered.")
+    last_seq: int = Field(description="The last live event this state includes (WebSocket clients resume after it).")

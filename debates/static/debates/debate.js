@@ -1,0 +1,386 @@
+// The live debate page: one WebSocket, a snapshot to start from, then numbered events applied in order.
+// Everything a model wrote goes into the page through textContent, never as HTML.
+(function () {
+  "use strict";
+
+  const root = document.getElementById("debate");
+  if (!root) return;
+
+  const ACTIVE = ["running", "judging"];
+  const REFUSED = [4401, 4403, 4404]; // the server said why and closed: reconnecting will not help
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    seq: null, // null until the first snapshot: events before it are meaningless
+    debate: null,
+    seats: [],
+    turns: new Map(), // turn id -> turn dict
+    verdict: null,
+    resyncing: false,
+  };
+
+  // ---- small DOM helpers ------------------------------------------------------------------------
+  function h(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function seatById(id) {
+    return state.seats.find((seat) => seat.id === id) || null;
+  }
+
+  function sortedTurns() {
+    const position = (turn) => (seatById(turn.seat_id) || { position: 0 }).position;
+    return [...state.turns.values()].sort((a, b) => a.round - b.round || position(a) - position(b));
+  }
+
+  function plural(n, word) {
+    return `${n} ${word}${n === 1 ? "" : "s"}`;
+  }
+
+  // ---- what the page says, computed as debates/views.py computes it for the first render ---------
+  function progressLine() {
+    const d = state.debate;
+    const status = d.display_status;
+    const where = d.current_round ? `in round ${d.current_round} of ${d.rounds}` : "before round 1";
+    if (status === "draft") return `Not started · ${plural(d.rounds, "round")}`;
+    if (status === "running") {
+      if (!d.current_round) return "Starting…";
+      const speaking = sortedTurns().find((t) => t.status === "streaming");
+      const seat = speaking && seatById(speaking.seat_id);
+      return `Round ${d.current_round} of ${d.rounds}` + (seat ? ` · ${seat.display_name} speaking` : "");
+    }
+    if (status === "judging") return "All rounds done · the judge is deciding";
+    if (status === "completed") return `Finished after ${plural(d.rounds, "round")}`;
+    if (status === "interrupted") return `Interrupted ${where}: the server running it stopped`;
+    return `${status.charAt(0).toUpperCase()}${status.slice(1)} ${where}`;
+  }
+
+  function seatState(seat) {
+    const d = state.debate;
+    if (state.verdict && state.verdict.winner_seat_id === seat.id) return "winner";
+    const current = sortedTurns().find((t) => t.seat_id === seat.id && t.round === d.current_round);
+    if (current && current.status === "streaming" && d.display_status === "running") return "speaking";
+    if (current && current.status === "failed") return "failed";
+    if (d.status === "draft") return "ready";
+    if (d.status === "completed") return "done";
+    if (current && current.status === "completed") return "spoke";
+    return d.display_status === "running" ? "waiting" : "idle";
+  }
+
+  function turnMeta(turn) {
+    if (turn.status === "streaming") return "speaking…";
+    if (turn.status === "failed") return "failed";
+    const parts = [];
+    if (turn.completion_tokens) parts.push(`${turn.completion_tokens} tokens`);
+    if (turn.latency_ms) parts.push(`${(turn.latency_ms / 1000).toFixed(1)} s`);
+    return parts.join(" · ");
+  }
+
+  // ---- rendering ---------------------------------------------------------------------------------
+  function renderHeader() {
+    const d = state.debate;
+    const badge = $("status-badge");
+    badge.textContent = d.display_status;
+    badge.className = `badge status-${d.display_status}`;
+    $("progress").textContent = progressLine();
+    for (const form of root.querySelectorAll("form[data-action]")) {
+      form.hidden = !d[`can_${form.dataset.action}`];
+    }
+    $("failure").hidden = !d.failure_reason;
+    $("failure-reason").textContent = d.failure_reason || "";
+  }
+
+  function renderSeats() {
+    const chips = state.seats.map((seat) => {
+      const chipState = seatState(seat);
+      const chip = h("div", `seat-chip seat-${seat.position} chip-${chipState}`);
+      chip.dataset.seatId = seat.id;
+      const meta = [seat.stance, seat.model_display_name, seat.persona_name].filter(Boolean);
+      chip.append(h("span", "seat-name", seat.display_name), h("span", "seat-meta", meta.join(" · ")),
+        h("span", "chip-state", chipState));
+      return chip;
+    });
+    $("seats").replaceChildren(...chips);
+  }
+
+  function turnElement(turn) {
+    const seat = seatById(turn.seat_id) || { position: 0, display_name: "?", stance: "" };
+    const article = h("article", `turn seat-${seat.position} turn-${turn.status}`);
+    article.dataset.turnId = turn.id;
+    article.dataset.seatId = turn.seat_id;
+    const head = h("header", "turn-head");
+    head.append(h("span", "speaker", seat.display_name), h("span", "stance", seat.stance),
+      h("span", "turn-meta", turnMeta(turn)));
+    article.append(head, h("div", "turn-text", turn.text || ""));
+    if (turn.status === "failed") {
+      let message = "This turn failed";
+      if (turn.error_kind) message += ` (${turn.error_kind})`;
+      if (turn.error_message) message += `: ${turn.error_message}`;
+      article.append(h("p", "turn-error", message));
+    }
+    return article;
+  }
+
+  function roundSection(number) {
+    const transcript = $("transcript");
+    let section = transcript.querySelector(`section.round[data-round="${number}"]`);
+    if (section) return section;
+    section = h("section", "round");
+    section.dataset.round = number;
+    section.append(h("h2", "round-title", `Round ${number}`));
+    const later = [...transcript.querySelectorAll("section.round")].find((s) => Number(s.dataset.round) > number);
+    transcript.insertBefore(section, later || null);
+    const empty = transcript.querySelector(".transcript-empty");
+    if (empty) empty.remove();
+    return section;
+  }
+
+  function renderTurn(turn) {
+    const fresh = turnElement(turn);
+    const existing = root.querySelector(`article.turn[data-turn-id="${turn.id}"]`);
+    if (existing && Number(existing.closest("section.round").dataset.round) === turn.round) {
+      existing.replaceWith(fresh);
+      return;
+    }
+    if (existing) existing.remove();
+    const section = roundSection(turn.round);
+    const position = (seatById(turn.seat_id) || { position: 0 }).position;
+    const after = [...section.querySelectorAll("article.turn")].find(
+      (a) => (seatById(Number(a.dataset.seatId)) || { position: 0 }).position > position);
+    section.insertBefore(fresh, after || null);
+  }
+
+  function renderTranscript() {
+    const transcript = $("transcript");
+    transcript.replaceChildren();
+    const turns = sortedTurns();
+    if (!turns.length) transcript.append(h("p", "muted transcript-empty", "Nothing has been said yet."));
+    for (const turn of turns) renderTurn(turn);
+  }
+
+  function renderVerdict() {
+    const section = $("verdict");
+    const v = state.verdict;
+    if (!v) {
+      const judging = state.debate.status === "judging";
+      section.hidden = !judging;
+      const card = h("div", "verdict-card pending");
+      card.append(h("h2", null, "Verdict"), h("p", "muted", "The judge is deciding…"));
+      section.replaceChildren(...(judging ? [card] : []));
+      return;
+    }
+    section.hidden = false;
+    section.replaceChildren(v.parsed ? parsedVerdict(v) : unparsedVerdict(v));
+  }
+
+  function parsedVerdict(v) {
+    const card = h("div", "verdict-card");
+    card.append(h("h2", null, "Verdict"));
+    const winner = seatById(v.winner_seat_id);
+    if (winner) {
+      const line = h("p", "winner", "Winner: ");
+      line.append(h("strong", null, winner.display_name));
+      card.append(line);
+    }
+    card.append(h("p", "summary", v.summary));
+    const scores = h("ol", "scores");
+    for (const score of v.scores || []) {
+      const seat = seatById(score.seat_id) || { position: 0, display_name: "?" };
+      const item = h("li", `score seat-${seat.position}`);
+      const head = h("div", "score-head");
+      const value = h("span", "score-value", formatScore(score.score));
+      value.append(h("small", null, "/10"));
+      head.append(h("span", "speaker", seat.display_name), value);
+      const bar = h("div", "score-bar");
+      const fill = h("span");
+      fill.style.width = `${Math.max(0, Math.min(10, Number(score.score) || 0)) * 10}%`;
+      bar.append(fill);
+      item.append(head, bar);
+      if (score.reasoning) item.append(h("p", "reasoning", score.reasoning));
+      scores.append(item);
+    }
+    card.append(scores);
+    if (v.key_arguments && v.key_arguments.length) {
+      const list = h("ul", "key-arguments");
+      for (const argument of v.key_arguments) list.append(h("li", null, argument));
+      card.append(h("h3", null, "Key arguments"), list);
+    }
+    const by = v.answered_by || v.judge_model || "the judge";
+    card.append(h("p", "muted small", `Judged by ${by}${v.repaired ? " (after one repair request)" : ""}`));
+    return card;
+  }
+
+  function unparsedVerdict(v) {
+    // Never scores here: an answer that did not parse has none we could trust.
+    const card = h("div", "verdict-card unparsed");
+    const title = h("p", "unparsed-title");
+    title.append(h("strong", null, "The judge's answer could not be parsed."));
+    card.append(h("h2", null, "Verdict"), title);
+    if (v.parse_error) card.append(h("p", "parse-error", v.parse_error));
+    card.append(h("p", "muted small", "The judge's raw answer:"), h("pre", "raw-text", v.raw_text || ""));
+    return card;
+  }
+
+  function formatScore(score) {
+    const n = Number(score);
+    return Number.isInteger(n) ? String(n) : n.toFixed(1);
+  }
+
+  function renderChrome() {
+    renderHeader();
+    renderSeats();
+    renderVerdict();
+  }
+
+  function nearBottom() {
+    return window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
+  }
+
+  // ---- the protocol --------------------------------------------------------------------------------
+  function applySnapshot(payload, seq) {
+    state.debate = payload.debate;
+    state.seats = payload.seats || [];
+    state.turns = new Map((payload.turns || []).map((t) => [t.id, t]));
+    state.verdict = payload.verdict || null;
+    state.seq = seq;
+    state.resyncing = false;
+    renderTranscript();
+    renderChrome();
+  }
+
+  function setStatus(status, failureReason) {
+    const d = state.debate;
+    d.status = status;
+    d.display_status = status;
+    d.can_start = status === "draft";
+    d.can_cancel = status === "draft" || ACTIVE.includes(status);
+    d.can_resume = status === "failed" || status === "cancelled";
+    if (failureReason !== undefined) d.failure_reason = failureReason;
+  }
+
+  function putTurn(turn) {
+    state.turns.set(turn.id, { ...(state.turns.get(turn.id) || {}), ...turn });
+    renderTurn(state.turns.get(turn.id));
+  }
+
+  // Returns false when the event cannot be applied: the page missed something and needs a snapshot.
+  function applyDelta(p) {
+    let turn = state.turns.get(p.turn_id);
+    if (!turn) {
+      if (p.offset !== 0) return false;
+      turn = { id: p.turn_id, seat_id: p.seat_id, round: p.round, status: "streaming", text: "" };
+      state.turns.set(turn.id, turn);
+      renderTurn(turn);
+    }
+    const text = turn.text || "";
+    const end = p.offset + p.text.length;
+    if (p.offset > text.length) return false; // a gap in the text
+    if (end <= text.length) return true; // already have all of it
+    turn.text = text + p.text.slice(text.length - p.offset);
+    const node = root.querySelector(`article.turn[data-turn-id="${turn.id}"] .turn-text`);
+    if (node) node.textContent = turn.text;
+    return true;
+  }
+
+  const handlers = {
+    "debate.started": () => setStatus("running", ""),
+    "round.started": (p) => { state.debate.current_round = p.round; },
+    "turn.started": (p) => (p.turn ? putTurn(p.turn) : false),
+    "turn.delta": (p) => applyDelta(p),
+    "turn.completed": (p) => putTurn(p),
+    "turn.failed": (p) => {
+      const turn = state.turns.get(p.turn_id);
+      if (!turn) return false;
+      putTurn({ ...turn, status: "failed", error_kind: p.error_kind, error_message: p.error });
+      return true;
+    },
+    "judging.started": () => setStatus("judging"),
+    verdict: (p) => { state.verdict = p.verdict; },
+    "debate.completed": (p) => setStatus(p.status || "completed"),
+    "debate.failed": (p) => setStatus(p.status || "failed", p.reason || ""),
+    "debate.cancelled": (p) => setStatus(p.status || "cancelled"),
+  };
+
+  function onEvent(event) {
+    if (state.seq === null || state.resyncing) return; // a snapshot is on its way and covers this
+    if (event.seq <= state.seq) return; // seen it
+    if (event.seq > state.seq + 1) return resync();
+    const following = nearBottom(); // a reader at the end of the transcript keeps seeing its end
+    const handler = handlers[event.type];
+    const outcome = handler ? handler(event.payload || {}) : true;
+    if (outcome === false) return resync();
+    state.seq = event.seq;
+    if (event.type !== "turn.delta") renderChrome();
+    if (following && ACTIVE.includes(state.debate.status)) window.scrollTo(0, document.body.scrollHeight);
+  }
+
+  // ---- the socket --------------------------------------------------------------------------------
+  let socket = null;
+  let attempts = 0;
+
+  function send(message) {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  }
+
+  function resync() {
+    state.resyncing = true;
+    send({ type: "resync" });
+  }
+
+  function showConnection(text) {
+    const node = $("connection");
+    node.textContent = text || "";
+    node.hidden = !text;
+  }
+
+  function showNotice(text) {
+    const node = $("notice");
+    node.textContent = text || "";
+    node.hidden = !text;
+  }
+
+  function onMessage(message) {
+    if (!message || typeof message !== "object") return;
+    if (message.type === "snapshot") {
+      showConnection("");
+      showNotice("");
+      attempts = 0;
+      applySnapshot(message.payload, message.seq);
+    } else if (message.type === "error") {
+      const p = message.payload || {};
+      showNotice(p.detail || p.code || "The live channel reported an error.");
+    } else {
+      onEvent(message);
+    }
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}${root.dataset.wsPath}`);
+    socket.addEventListener("message", (e) => {
+      let message;
+      try {
+        message = JSON.parse(e.data);
+      } catch (err) {
+        return;
+      }
+      onMessage(message);
+    });
+    socket.addEventListener("close", (e) => {
+      socket = null;
+      if (REFUSED.includes(e.code)) {
+        showConnection("");
+        return;
+      }
+      const delay = Math.min(10000, 500 * 2 ** attempts) + Math.random() * 250;
+      attempts += 1;
+      showConnection("reconnecting…");
+      setTimeout(connect, delay);
+    });
+  }
+
+  connect();
+})();

@@ -1,0 +1,61 @@
+"""The real app in a daphne subprocess, on the test database, for tests that speak HTTP like any client."""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+
+DAPHNE = Path(sys.executable).parent / "daphne"
+START_TIMEOUT_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def api_live_server(transactional_db, provider_key) -> Iterator[str]:
+    """The base URL of daphne serving debateproject.asgi on the test database (tests must commit their rows:
+    `django_db(transaction=True)`). The server inherits this process's environment, so provider keys the test
+    sets (provider_key) reach the models it calls."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+           "DJANGO_SETTINGS_MODULE": "debateproject.settings", "PYTHONUNBUFFERED": "1"}
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen([str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "debateproject.asgi:application"],
+                                  cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_until_healthy(server, url, log)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _wait_until_healthy(server: subprocess.Popen, url: str, log) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            break
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    log.seek(0)
+    pytest.fail(f"daphne did not answer on {url} (exit code {server.poll()}):\n{log.read().decode(errors='replace')}")

@@ -1,0 +1,118 @@
+"""A person in Chromium against a live daphne: a debate streams word by word, survives a reload, stays text."""
+import time
+
+import pytest
+
+from debates.tests.conftest import scripted_responder
+from debates.tests.live_server import browser, daphne_server, fake_llm, llm, page, sign_in  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SPEECH = "Cars crowd the old streets, slow every bus, and make the centre loud, dangerous and less pleasant."
+XSS = '<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script>'
+PASSWORD = "correct horse battery staple"
+STARTUP_MS = 60_000
+
+
+@pytest.fixture
+def person(django_user_model):
+    return django_user_model.objects.create_user("ada", password=PASSWORD)
+
+
+def speaking(llm, text: str, chunk_delay: float = 0.15) -> None:
+    """Seats say `text` a word every `chunk_delay` seconds; the judge answers with a valid verdict at once."""
+    judge = scripted_responder()
+    llm.responder = lambda body: judge(body) if "impartial debate judge" in str(body) else text
+    llm.chunk_delay = chunk_delay
+
+
+def first_turn_text(page) -> tuple[str, str]:
+    turn = page.locator("article.turn").first
+    return turn.get_attribute("class") or "", turn.locator(".turn-text").text_content() or ""
+
+
+def watch_first_turn(page, timeout: float = 30) -> list[str]:
+    """The first turn's text each time it changed while it streamed, until it completed."""
+    seen: list[str] = []
+    # The server's first LLM call may wait for LiteLLM's import (seconds; more on a busy machine).
+    page.locator("article.turn").first.wait_for(timeout=STARTUP_MS)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        classes, text = first_turn_text(page)
+        if "turn-streaming" in classes and text and (not seen or seen[-1] != text):
+            seen.append(text)
+        if "turn-completed" in classes:
+            return seen
+        time.sleep(0.04)
+    raise AssertionError(f"the first turn did not complete; seen {seen}")
+
+
+def test_a_debate_made_with_the_form_streams_then_shows_the_verdict(page, llm, person, model_on):
+    speaking(llm, SPEECH)
+    model = model_on("openai", llm, display_name="Fake GPT")
+    sign_in(page, "ada", PASSWORD)
+
+    page.goto("/debates/new/")
+    page.fill("textarea[name=topic]", "Cities should ban cars from their centres")
+    page.fill("input[name=rounds]", "1")
+    page.select_option("select[name=judge_model]", str(model.pk))
+    page.select_option("select[name=seats-0-model]", str(model.pk))
+    page.select_option("select[name=seats-1-model]", str(model.pk))
+    page.fill("input[name=seats-0-display_name]", "Ada")
+    page.fill("input[name=seats-1-display_name]", "Grace")
+    page.click("button:text('Start debate')")
+
+    page.wait_for_url("**/debates/*/")
+    seen = watch_first_turn(page)
+    assert len(seen) >= 2, seen  # the text grew while the model was still writing
+    assert all(SPEECH.startswith(text) for text in seen) and len(seen[0]) < len(seen[-1])
+    assert first_turn_text(page)[1] == SPEECH
+
+    page.locator(".verdict-card .winner").wait_for()
+    assert page.locator(".verdict-card .winner").text_content() == "Winner: Ada"
+    assert page.locator(".score-value").all_text_contents() == ["7.5/10", "6/10"]
+    assert page.locator("#status-badge").text_content() == "completed"
+    assert page.locator("#progress").text_content() == "Finished after 1 round"
+    assert page.locator("article.turn .turn-text").all_text_contents() == [SPEECH, SPEECH]
+    assert page.locator(".chip-winner .seat-name").text_content() == "Ada"
+
+
+def test_a_reload_or_a_late_second_page_shows_what_was_said_and_carries_on(page, llm, person, debate_on):
+    speaking(llm, SPEECH, chunk_delay=0.1)
+    debate = debate_on(llm, rounds=1)
+    sign_in(page, "ada", PASSWORD)
+    page.goto(f"/debates/{debate.pk}/")
+    page.click("form[data-action=start] button")
+    page.wait_for_function("() => document.querySelector('article.turn .turn-text')?.textContent.length > 10",
+                           timeout=STARTUP_MS)
+
+    page.reload()
+    text = first_turn_text(page)[1]
+    assert SPEECH.startswith(text) and len(text) > 10  # what was said before the reload is there at once
+    assert page.locator("#status-badge").text_content() == "running"
+
+    late = page.context.new_page()
+    late.goto(f"/debates/{debate.pk}/")
+    text = first_turn_text(late)[1]
+    assert SPEECH.startswith(text) and len(text) > 10
+
+    for watcher in (page, late):
+        watcher.locator(".verdict-card .winner").wait_for()
+        assert watcher.locator("article.turn .turn-text").all_text_contents() == [SPEECH, SPEECH]
+        assert watcher.locator("#status-badge").text_content() == "completed"
+        assert watcher.locator("#connection").is_hidden()
+
+
+def test_model_output_is_shown_as_text_never_run(page, llm, person, debate_on):
+    speaking(llm, XSS, chunk_delay=0.02)
+    debate = debate_on(llm, rounds=1)
+    sign_in(page, "ada", PASSWORD)
+    page.goto(f"/debates/{debate.pk}/")
+    page.click("form[data-action=start] button")
+
+    page.locator(".verdict-card .winner").wait_for()
+    assert page.locator("article.turn .turn-text").all_text_contents() == [XSS, XSS]
+    assert page.locator("#transcript img, #transcript script").count() == 0
+    page.reload()  # the server-rendered page escapes it too
+    assert page.locator("article.turn .turn-text").all_text_contents() == [XSS, XSS]
+    assert page.evaluate("typeof window.__xss") == "undefined"

@@ -1,0 +1,153 @@
+"""A debate as a document to download: JSON, Markdown or plain text. Pure functions of a snapshot dict
+(debates.snapshot.debate_snapshot), so they need no database and are easy to test."""
+import json
+import re
+from itertools import groupby
+
+from django.utils.text import slugify
+
+# format -> (content type, file extension)
+FORMATS = {
+    "json": ("application/json", "json"),
+    "markdown": ("text/markdown; charset=utf-8", "md"),
+    "text": ("text/plain; charset=utf-8", "txt"),
+}
+SLUG_LENGTH = 24
+
+
+def debate_totals(turns: list[dict]) -> dict:
+    """What the seats' turns used. A cost is known only for some providers: None when no turn has one."""
+    def total(key: str) -> int:
+        return sum(turn[key] or 0 for turn in turns)
+
+    costs = [turn["cost_usd"] for turn in turns if turn["cost_usd"] is not None]
+    return {"prompt_tokens": total("prompt_tokens"), "completion_tokens": total("completion_tokens"),
+            "total_tokens": total("prompt_tokens") + total("completion_tokens"),
+            "cost_usd": round(sum(costs), 6) if costs else None, "latency_ms": total("latency_ms"),
+            "completed_turns": sum(turn["status"] == "completed" for turn in turns)}
+
+
+def transcript_filename(snapshot: dict, fmt: str) -> str:
+    """debate-12-cities-should-ban-cars.md: the id keeps names unique, a few words of the motion make them readable."""
+    debate = snapshot["debate"]
+    slug = slugify(debate["topic"])
+    if len(slug) > SLUG_LENGTH:  # cut at a word boundary when there is one
+        cut = slug[:SLUG_LENGTH + 1]
+        slug = cut.rsplit("-", 1)[0] if "-" in cut else slug[:SLUG_LENGTH]
+    stem = f"debate-{debate['id']}-{slug}" if slug else f"debate-{debate['id']}"
+    return f"{stem}.{FORMATS[fmt][1]}"
+
+
+def render_transcript(snapshot: dict, fmt: str) -> str:
+    return {"json": as_json, "markdown": as_markdown, "text": as_text}[fmt](snapshot)
+
+
+def as_json(snapshot: dict) -> str:
+    document = {key: snapshot[key] for key in ("debate", "seats", "turns", "verdict")}
+    return json.dumps({**document, "totals": debate_totals(snapshot["turns"])}, indent=2, ensure_ascii=False)
+
+
+# ---- Markdown ------------------------------------------------------------------------------------
+def as_markdown(snapshot: dict) -> str:
+    debate, seats = snapshot["debate"], {seat["id"]: seat for seat in snapshot["seats"]}
+    lines = [f"# {_one_line(debate['topic'])}", "", *(f"- {fact}" for fact in _facts(snapshot)), "", "## Seats", ""]
+    lines += [f"{seat['position']}. **{seat['display_name']}**: {seat['stance']} ({seat['model_display_name']}, "
+              f"`{seat['model']}`)" for seat in snapshot["seats"]]
+    for round_number, turns in groupby(snapshot["turns"], key=lambda turn: turn["round"]):
+        lines += ["", f"## Round {round_number}"]
+        for turn in turns:
+            seat = seats[turn["seat_id"]]
+            lines += ["", f"### {seat['display_name']} ({seat['stance']})", "", turn["text"].strip() or "*(nothing)*"]
+            if note := _turn_note(turn):
+                lines += ["", f"*{note}*"]
+    lines += ["", "## Verdict", "", *_markdown_verdict(snapshot["verdict"], seats)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown_verdict(verdict: dict | None, seats: dict) -> list[str]:
+    if verdict is None:
+        return ["*No verdict yet.*"]
+    if not verdict["parsed"]:
+        return [f"*The judge's answer could not be read: {verdict['parse_error']}*", "",
+                *_fenced(verdict["raw_text"].strip())]
+    winner = _name(seats, verdict["winner_seat_id"])
+    lines = [f"**Winner: {winner}**", ""] if winner else []
+    lines += [verdict["summary"], "", "| Seat | Score | Reasoning |", "|---|---|---|"]
+    lines += [f"| {_cell(_name(seats, score['seat_id']))} | {score['score']:g} | {_cell(score['reasoning'])} |"
+              for score in verdict["scores"]]
+    if verdict["key_arguments"]:
+        lines += ["", "Key arguments:", "", *(f"- {_one_line(argument)}" for argument in verdict["key_arguments"])]
+    return lines
+
+
+def _fenced(text: str) -> list[str]:
+    # A fence longer than any run of backticks in the text, so the text cannot close it early.
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return [fence, text, fence]
+
+
+def _cell(text: str) -> str:
+    return _one_line(text).replace("|", "\\|")
+
+
+# ---- plain text ----------------------------------------------------------------------------------
+def as_text(snapshot: dict) -> str:
+    debate, seats = snapshot["debate"], {seat["id"]: seat for seat in snapshot["seats"]}
+    lines = [_one_line(debate["topic"]), "=" * min(len(_one_line(debate["topic"])), 78), "", *_facts(snapshot), ""]
+    lines += ["Seats:", *(f"  {seat['position']}. {seat['display_name']}: {seat['stance']} "
+                          f"({seat['model_display_name']})" for seat in snapshot["seats"])]
+    for round_number, turns in groupby(snapshot["turns"], key=lambda turn: turn["round"]):
+        lines += ["", f"Round {round_number}", "-" * len(f"Round {round_number}")]
+        for turn in turns:
+            seat = seats[turn["seat_id"]]
+            lines += ["", f"{seat['display_name']} ({seat['stance']}):", turn["text"].strip() or "(nothing)"]
+            if note := _turn_note(turn):
+                lines.append(f"[{note}]")
+    lines += ["", "Verdict", "-------", *_text_verdict(snapshot["verdict"], seats)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _text_verdict(verdict: dict | None, seats: dict) -> list[str]:
+    if verdict is None:
+        return ["No verdict yet."]
+    if not verdict["parsed"]:
+        return [f"The judge's answer could not be read: {verdict['parse_error']}", "", verdict["raw_text"].strip()]
+    winner = _name(seats, verdict["winner_seat_id"])
+    lines = [f"Winner: {winner}"] if winner else []
+    lines += [verdict["summary"], "", "Scores:"]
+    lines += [f"  {_name(seats, score['seat_id'])}: {score['score']:g}/10. {_one_line(score['reasoning'])}"
+              for score in verdict["scores"]]
+    if verdict["key_arguments"]:
+        lines += ["", "Key arguments:", *(f"  - {_one_line(argument)}" for argument in verdict["key_arguments"])]
+    return lines
+
+
+# ---- shared --------------------------------------------------------------------------------------
+def _facts(snapshot: dict) -> list[str]:
+    debate, totals = snapshot["debate"], debate_totals(snapshot["turns"])
+    facts = [f"Debate {debate['id']}, {debate['display_status']}, {debate['rounds']} round(s)",
+             f"Judge: {debate['judge_model']}", f"Created: {debate['created_at']}"]
+    if debate["finished_at"]:
+        facts.append(f"Finished: {debate['finished_at']}")
+    if debate["failure_reason"]:
+        facts.append(f"Failure: {_one_line(debate['failure_reason'])}")
+    cost = f", cost ${totals['cost_usd']:.4f}" if totals["cost_usd"] is not None else ""
+    facts.append(f"Tokens: {totals['prompt_tokens']} prompt + {totals['completion_tokens']} completion = "
+                 f"{totals['total_tokens']}{cost}, {totals['latency_ms'] / 1000:.1f} s speaking")
+    return facts
+
+
+def _name(seats: dict, seat_id: int | None) -> str:
+    return seats[seat_id]["display_name"] if seat_id in seats else ""
+
+
+def _turn_note(turn: dict) -> str:
+    if turn["status"] == "failed":
+        return f"This turn failed ({turn['error_kind'] or 'error'}): {_one_line(turn['error_message'])}".rstrip(": ")
+    if turn["status"] == "streaming":
+        return "Still speaking when this was exported."
+    return ""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())

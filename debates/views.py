@@ -1,0 +1,161 @@
+"""Pages: the list, the new-debate form, a debate's live page, and its Start / Cancel / Resume buttons.
+
+Starting, cancelling and resuming launch or stop a task on the server's own event loop, so the views that
+call them (and the one that creates a debate, which starts it at once) are async; their database work and
+the rendering of forms (which reads the model catalog) run in a worker thread.
+"""
+from collections.abc import Awaitable, Callable
+from itertools import groupby
+
+from channels.db import database_sync_to_async
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from debates import services
+from debates.forms import add_service_errors, blank_forms, bound_forms
+from debates.models import Debate, DebateStatus, TurnStatus, Verdict
+
+DEBATES_PER_PAGE = 30
+
+
+@login_required
+def debate_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(Debate.objects.with_listing(), DEBATES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "debates/list.html", {"page": page})
+
+
+@login_required
+async def debate_new(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return await _render(request, "debates/new.html", await database_sync_to_async(_new_context)())
+    debate, context = await database_sync_to_async(_create)(request.POST, await request.auser())
+    if debate is None:
+        return await _render(request, "debates/new.html", context)
+    await _run_action(request, services.debate_start, debate.pk)
+    return redirect("debates:detail", debate_id=debate.pk)
+
+
+@login_required
+def debate_detail(request: HttpRequest, debate_id: int) -> HttpResponse:
+    debate = get_object_or_404(Debate.objects.select_related("judge_model__provider"), pk=debate_id)
+    seats = list(debate.seats.select_related("model", "persona"))
+    turns = list(debate.turns.select_related("seat__model"))
+    verdict = (Verdict.objects.filter(debate=debate).select_related("winner")
+               .prefetch_related("scores__seat").first())
+    for seat in seats:
+        seat.chip_state = _seat_state(debate, seat, turns, verdict)
+    for turn in turns:
+        turn.meta = turn_meta(turn)
+    return render(request, "debates/detail.html", {
+        "debate": debate, "seats": seats, "verdict": verdict, "progress": progress_line(debate, turns),
+        "rounds": [(number, list(group)) for number, group in groupby(turns, key=lambda t: t.round)],
+    })
+
+
+@require_POST
+@login_required
+async def debate_start(request: HttpRequest, debate_id: int) -> HttpResponse:
+    await _run_action(request, services.debate_start, debate_id)
+    return redirect("debates:detail", debate_id=debate_id)
+
+
+@require_POST
+@login_required
+async def debate_cancel(request: HttpRequest, debate_id: int) -> HttpResponse:
+    await _run_action(request, services.debate_cancel, debate_id)
+    return redirect("debates:detail", debate_id=debate_id)
+
+
+@require_POST
+@login_required
+async def debate_resume(request: HttpRequest, debate_id: int) -> HttpResponse:
+    await _run_action(request, services.debate_resume, debate_id)
+    return redirect("debates:detail", debate_id=debate_id)
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+async def _run_action(request: HttpRequest, action: Callable[..., Awaitable[Debate]], debate_id: int) -> None:
+    try:
+        await action(debate_id=debate_id)
+    except services.DebateNotFound as error:
+        raise Http404(error.message) from None
+    except services.DebateError as error:
+        messages.error(request, error.message)
+
+
+async def _render(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    return await database_sync_to_async(render)(request, template, context)
+
+
+def _new_context() -> dict:
+    form, seats = blank_forms()
+    return {"form": form, "seats": seats}
+
+
+def _create(data, user) -> tuple[Debate | None, dict]:
+    """The new debate, or None and the forms with their errors; nothing is saved when anything is wrong."""
+    form, seats = bound_forms(data)
+    form_ok, seats_ok = form.is_valid(), seats.is_valid()  # both, so that every error shows at once
+    if form_ok and seats_ok:
+        try:
+            debate = services.debate_create(
+                topic=form.cleaned_data["topic"], rounds=form.cleaned_data["rounds"], seats=seats.specs(),
+                judge_model_id=form.cleaned_data["judge_model"].pk, created_by=user)
+            return debate, {}
+        except services.DebateValidationError as error:
+            add_service_errors(error.errors, form, seats)
+    return None, {"form": form, "seats": seats}
+
+
+def _seat_state(debate: Debate, seat, turns: list, verdict: Verdict | None) -> str:
+    """What a seat's chip says; debate.js computes the same from the live events."""
+    if verdict is not None and verdict.winner_id == seat.pk:
+        return "winner"
+    current = next((t for t in turns if t.seat_id == seat.pk and t.round == debate.current_round), None)
+    if current is not None and current.status == TurnStatus.STREAMING and debate.display_status == "running":
+        return "speaking"
+    if current is not None and current.status == TurnStatus.FAILED:
+        return "failed"
+    if debate.status == DebateStatus.DRAFT:
+        return "ready"
+    if debate.status == DebateStatus.COMPLETED:
+        return "done"
+    if current is not None and current.status == TurnStatus.COMPLETED:
+        return "spoke"
+    return "waiting" if debate.display_status == "running" else "idle"
+
+
+def turn_meta(turn) -> str:
+    if turn.status == TurnStatus.STREAMING:
+        return "speaking…"
+    if turn.status == TurnStatus.FAILED:
+        return "failed"
+    parts = [f"{turn.completion_tokens} tokens" if turn.completion_tokens else "",
+             f"{turn.latency_ms / 1000:.1f} s" if turn.latency_ms else ""]
+    return " · ".join(part for part in parts if part)
+
+
+def progress_line(debate: Debate, turns: list) -> str:
+    """ "Round 2 of 3 · Ada speaking"; debate.js keeps it current from the live events."""
+    rounds = f"{debate.rounds} round{'' if debate.rounds == 1 else 's'}"
+    where = f"in round {debate.current_round} of {debate.rounds}" if debate.current_round else "before round 1"
+    status = debate.display_status
+    if status == DebateStatus.DRAFT:
+        return f"Not started · {rounds}"
+    if status == DebateStatus.RUNNING:
+        if not debate.current_round:
+            return "Starting…"
+        speaking = next((t for t in turns if t.status == TurnStatus.STREAMING), None)
+        line = f"Round {debate.current_round} of {debate.rounds}"
+        return line + (f" · {speaking.seat.display_name} speaking" if speaking else "")
+    if status == DebateStatus.JUDGING:
+        return "All rounds done · the judge is deciding"
+    if status == DebateStatus.COMPLETED:
+        return f"Finished after {rounds}"
+    if status == "interrupted":
+        return f"Interrupted {where}: the server running it stopped"
+    return f"{debate.get_status_display()} {where}"
