@@ -1,11 +1,15 @@
-# Two commands matter: `make run` (set up and start the app) and `make test` (set up and run every test).
+# The commands that matter: `make demo` (everything, a local debate, then the app), `make run` (set up and
+# start the app alone) and `make test` (set up and run every test).
 PY := .venv/bin/python
 PIP := .venv/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run setup install test browser services clean
+.PHONY: demo run setup install test browser services clean
+
+demo:
+	@bash scripts/demo.sh
 
 run: setup
 	@echo "Debate Arena on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
@@ -33,7 +37,7 @@ browser:
 services:
 	@bash scripts/ensure_services.sh
 
-test: install browser services
+test: install local-model browser services
 	$(PY) -m pytest -q
 
 clean:

@@ -5,6 +5,9 @@ import pytest
 
 from providers.tests.servers import FakeAnthropicServer, FakeOllamaServer, FakeOpenAIServer
 
+# The real llama.cpp server and the Ollama relay, for every app's tests.
+pytest_plugins = ["providers.tests.local_llm_fixtures"]
+
 PROVIDER_KEY_VAR = "FAKE_PROVIDER_API_KEY"
 PROVIDER_KEY = "sk-test-0123456789abcdef-secret"
 

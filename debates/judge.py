@@ -93,18 +93,25 @@ def _scores(raw: object, seat_positions: list[int]) -> list[SeatScoreData]:
     return [scores[p] for p in seat_positions]
 
 
+def verdict_token_budget(seat_count: int) -> int:
+    """Room for a summary, a few key arguments and a reasoned score per seat, and no more: a model that
+    rambles instead of answering costs this much time at most, twice."""
+    return 200 + 100 * seat_count
+
+
 async def ask_judge(client: BaseLLMClient, *, topic: str, seats: list[SeatView],
                     transcript: list[SpokenTurn]) -> JudgeOutcome:
     """One request, one repair request if needed. LLMError propagates to the caller."""
     positions = [seat.position for seat in seats]
     messages = judge_messages(topic=topic, seats=seats, transcript=transcript)
-    first = await client.send_message(messages, temperature=0.0, max_tokens=1200)
+    max_tokens = verdict_token_budget(len(seats))
+    first = await client.send_message(messages, temperature=0.0, max_tokens=max_tokens)
     try:
         return JudgeOutcome(raw_text=first.text, answered_by=first.model, verdict=parse_verdict(first.text, positions))
     except InvalidVerdict as problem:
         first_problem = str(problem)
     second = await client.send_message(judge_repair_messages(messages, first.text, first_problem),
-                                       temperature=0.0, max_tokens=1200)
+                                       temperature=0.0, max_tokens=max_tokens)
     try:
         verdict = parse_verdict(second.text, positions)
     except InvalidVerdict as problem:

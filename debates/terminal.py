@@ -50,7 +50,7 @@ class TerminalPrinter:
         verdict = payload["verdict"]
         if not verdict["parsed"]:
             self.write(f"\nThe judge's answer could not be parsed ({verdict['parse_error']}). Its raw text:\n"
-                       f"{verdict['raw_text']}\n")
+                       f"{verdict['raw_text'] or '(the judge wrote nothing)'}\n")
             return
         self.write(f"\nVerdict: {verdict['summary']}\n")
         for score in verdict["scores"]:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 from collections import deque
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -56,7 +57,7 @@ class ServerStatus:
 
     @property
     def api_base(self) -> str:
-        return api_base(self.port) if self.port else ""
+        return api_base_for(self.port) if self.port else ""
 
 
 # ---- where things live -----------------------------------------------------------------------
@@ -80,7 +81,7 @@ def template_path() -> Path:
     return var_dir() / "local-llm-chat-template.jinja"
 
 
-def api_base(port: int) -> str:
+def api_base_for(port: int) -> str:
     return f"http://{HOST}:{port}/v1"
 
 
@@ -166,12 +167,14 @@ def stop() -> int | None:
     pid_path().unlink(missing_ok=True)
     if not current.running:
         return None
-    os.kill(current.pid, signal.SIGTERM)
+    with suppress(ProcessLookupError):  # it may exit on its own between the check and the signal
+        os.kill(current.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
     while _alive(current.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     if _alive(current.pid):
-        os.kill(current.pid, signal.SIGKILL)
+        with suppress(ProcessLookupError):
+            os.kill(current.pid, signal.SIGKILL)
         _reap(current.pid, timeout=STOP_TIMEOUT_SECONDS)
     _children.pop(current.pid, None)
     return current.pid
@@ -218,19 +221,25 @@ def last_log_lines(count: int = 15) -> str:
         return "(no log was written)"
 
 
+# A small base model continues text: it ends its turn at a blank line (where the transcript's next speaker
+# would begin) and is discouraged from repeating itself. Editable per row in admin, like any model's.
+BASE_MODEL_PARAMS = {"stop": ["\n\n"], "frequency_penalty": 0.5}
+
+
 def register_in_catalog(port: int) -> LLMModel:
     """Make the catalog point at this server; an admin's name, tier and switches on the rows are kept."""
     try:
         with transaction.atomic():
             provider, _ = Provider.objects.update_or_create(
                 display_name=PROVIDER_NAME,
-                defaults={"litellm_provider": "openai", "api_base": api_base(port), "api_key_env_var": ""},
+                defaults={"litellm_provider": "openai", "api_base": api_base_for(port), "api_key_env_var": ""},
             )
             model, _ = LLMModel.objects.update_or_create(
                 provider=provider, model_name=MODEL_ALIAS,
                 defaults={"context_window": CONTEXT_TOKENS},
                 create_defaults={"display_name": MODEL_DISPLAY_NAME, "pricing_tier": PricingTier.FREE,
-                                 "recommended": False, "context_window": CONTEXT_TOKENS},
+                                 "recommended": False, "context_window": CONTEXT_TOKENS,
+                                 "extra_params": BASE_MODEL_PARAMS},
             )
     except DatabaseError as exc:
         raise LocalLLMError("registering the model in the catalog",
