@@ -31,6 +31,16 @@ def ollama_server():
 
 
 @pytest.fixture
+def api(client, db):
+    """The test client, signed in with a bearer token: api.get("/api/debates")."""
+    from accounts.tests.factories import bearer, issue_token
+
+    _, secret = issue_token()
+    client.defaults["HTTP_AUTHORIZATION"] = bearer(secret)["Authorization"]
+    return client
+
+
+@pytest.fixture
 def provider_key(monkeypatch) -> str:
     monkeypatch.setenv(PROVIDER_KEY_VAR, PROVIDER_KEY)
     return PROVIDER_KEY

@@ -47,9 +47,10 @@ def make_debate(api_base: str) -> int:
                          judge_model_id=model.pk).pk
 
 
-def run(debate_id: int) -> float:
+def run(debate_id: int, events: list | None = None) -> float:
     started = time.perf_counter()
-    asyncio.run(DebateRunner(debate_id).run())
+    listener = (lambda event: events.append((time.perf_counter() - started, event))) if events is not None else None
+    asyncio.run(DebateRunner(debate_id, listener=listener).run())
     return time.perf_counter() - started
 
 
@@ -63,6 +64,17 @@ def main() -> None:
         times = [run(make_debate(server.url + "/v1")) for _ in range(5)]
         print(f"2 seats x 3 rounds + judge, instant model: median {statistics.median(times) * 1000:.0f} ms "
               f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}) over {len(times)} runs")
+
+        server.responder = lambda body: VALID_VERDICT if "impartial" in str(body) else "word " * 100
+        server.chunk_delay = 0.01  # a model writing 100 tokens/s
+        events: list = []
+        run(make_debate(server.url + "/v1"), events)
+        first_delta = next(t for t, e in events if e["type"] == "turn.delta")
+        first_done = next(t for t, e in events if e["type"] == "turn.completed")
+        deltas = sum(1 for t, e in events if e["type"] == "turn.delta" and t <= first_done)
+        print(f"streaming at 100 tokens/s: first text on screen after {first_delta * 1000:.0f} ms, the first turn "
+              f"complete after {first_done * 1000:.0f} ms, in {deltas} delta events (at most one per 50 ms)")
+        server.chunk_delay = 0.0
 
         def fail(body):
             raise RuntimeError("provider down")

@@ -95,10 +95,11 @@ class DebateRunner:
                     await buffer.add(item)
             await buffer.flush()
         except LLMError as error:
+            kind, message = error.kind, str(error)
             await self.events.emit("turn.failed", {"turn_id": turn.pk, "seat_id": seat.pk, "round": round_number,
-                                                   "text": buffer.text, "error_kind": error.kind, "error": str(error),
+                                                   "text": buffer.text, "error_kind": kind, "error": message,
                                                    "retryable": error.retryable},
-                                   lambda: _fail_turn(turn.pk, buffer.text, error.kind, str(error)))
+                                   lambda: _fail_turn(turn.pk, buffer.text, kind, message))
             raise DebateStopped(_reason(f"{seat.display_name}'s turn in round {round_number}", error)) from error
         await self._complete_turn(turn, result)
         plan.transcript.append(SpokenTurn(round=round_number, speaker=seat.display_name, stance=seat.stance,

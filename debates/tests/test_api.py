@@ -9,21 +9,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.tests.factories import bearer, issue_token
 from debates.models import Debate, DebateStatus, Turn, TurnStatus, Verdict
 from debates.tests.factories import PersonaFactory, SeatFactory
 from debates.transcripts import as_json, as_markdown, as_text, transcript_filename
 from providers.tests.factories import LLMModelFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(client):
-    """The test client, signed in with a bearer token: api.get("/api/debates")."""
-    _, secret = issue_token()
-    client.defaults["HTTP_AUTHORIZATION"] = bearer(secret)["Authorization"]
-    return client
 
 
 @pytest.fixture

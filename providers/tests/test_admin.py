@@ -3,7 +3,7 @@ import pytest
 
 from providers.llm.factory import client_for
 from providers.models import LLMModel, Provider
-from providers.tests.factories import LLMModelFactory, ProviderFactory
+from providers.tests.factories import LLMModelFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -1,18 +1,10 @@
 """The catalog over the API: providers and models, with the filters a client choosing seats needs."""
 import pytest
 
-from accounts.tests.factories import bearer, issue_token
 from providers.models import PricingTier
 from providers.tests.factories import LLMModelFactory, ProviderFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(client):
-    _, secret = issue_token()
-    client.defaults["HTTP_AUTHORIZATION"] = bearer(secret)["Authorization"]
-    return client
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ import logging
 import pytest
 
 from conftest import PROVIDER_KEY, PROVIDER_KEY_VAR
-from providers.llm.base import LLMResult
 from providers.llm.errors import LLMConfigurationError
 from providers.llm.factory import build_client
+from providers.tests.streaming import collect
 
 SERVER_FOR_ROUTE = {"openai": "openai_server", "anthropic": "anthropic_server",
                     "ollama_chat": "ollama_server", "ollama": "ollama_server"}
@@ -25,15 +25,6 @@ def case(request, model_on):
     server = request.getfixturevalue(SERVER_FOR_ROUTE[route])
     model = model_on(route, server, model_name="test-model")
     return build_client(model, backend), server, route
-
-
-async def collect(stream) -> tuple[list[str], LLMResult]:
-    deltas = []
-    async for item in stream:
-        if isinstance(item, LLMResult):
-            return deltas, item
-        deltas.append(item)
-    raise AssertionError("the stream ended without a result")
 
 
 async def test_it_sends_a_message_and_returns_the_text_and_figures(case):

@@ -6,7 +6,8 @@ import pytest
 
 from providers.llm import errors
 from providers.llm.factory import build_client
-from providers.tests.test_gateway_calls import CASES, MESSAGES, SERVER_FOR_ROUTE, collect
+from providers.tests.streaming import collect
+from providers.tests.test_gateway_calls import CASES, MESSAGES, SERVER_FOR_ROUTE
 
 pytestmark = pytest.mark.django_db
 

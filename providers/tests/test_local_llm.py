@@ -11,10 +11,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from providers import local_llm
-from providers.llm.base import LLMResult
 from providers.llm.factory import client_for
 from providers.models import LLMModel, Provider
 from providers.tests.local_llm_fixtures import free_port
+from providers.tests.streaming import collect
 
 PROMPT = [{"role": "user", "content": "Q: What is the capital of France?\nA:"}]
 
@@ -31,15 +31,6 @@ def run(*args: str) -> str:
     out = io.StringIO()
     call_command("local_llm", *args, stdout=out)
     return out.getvalue()
-
-
-async def collect(stream) -> tuple[list[str], LLMResult]:
-    deltas = []
-    async for item in stream:
-        if isinstance(item, LLMResult):
-            return deltas, item
-        deltas.append(item)
-    raise AssertionError("the stream ended without a result")
 
 
 @pytest.mark.django_db

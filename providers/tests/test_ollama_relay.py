@@ -3,8 +3,8 @@ import asyncio
 
 import pytest
 
-from providers.llm.base import LLMResult
 from providers.llm.factory import client_for
+from providers.tests.streaming import collect
 
 PROMPT = [{"role": "user", "content": "Q: What is the capital of France?\nA:"}]
 ENDPOINT = {"ollama": "/api/generate", "ollama_chat": "/api/chat"}
@@ -16,15 +16,6 @@ pytestmark = pytest.mark.django_db
 def relayed_client(request, model_on, ollama_relay):
     model = model_on(request.param, ollama_relay, model_name="gemma3-270m")
     return client_for(model), request.param
-
-
-async def collect(stream) -> tuple[list[str], LLMResult]:
-    deltas = []
-    async for item in stream:
-        if isinstance(item, LLMResult):
-            return deltas, item
-        deltas.append(item)
-    raise AssertionError("the stream ended without a result")
 
 
 def test_it_answers_with_real_model_text(relayed_client, ollama_relay):
