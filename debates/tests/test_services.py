@@ -103,3 +103,13 @@ def test_personas_are_seeded_once_and_admin_edits_survive():
     assert Persona.objects.count() == 8
     assert lawyer.prompt_template == "Our own {stance} template."
     assert all("{stance}" in p.prompt_template for p in Persona.objects.exclude(pk=lawyer.pk))
+
+
+def test_an_unreachable_redis_is_reported_at_start_up(settings):
+    from debates.checks import check_redis_reachable
+
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # the discard port: nothing listens there
+    errors = check_redis_reachable(None)
+
+    assert [e.id for e in errors] == ["debates.E001"]
+    assert "127.0.0.1:9" in errors[0].msg
