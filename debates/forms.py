@@ -16,11 +16,19 @@ DEFAULT_STANCES = ["for", "against"]
 
 class ModelChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj: LLMModel) -> str:
-        return f"{obj.display_name} · {obj.provider.display_name}"
+        label = f"{obj.display_name} · {obj.provider.display_name}"
+        # Say so before the debate fails on it: its key variable is not set in this server's environment.
+        return label if obj.has_key_available else f"{label} (needs {obj.effective_key_env_var})"
 
 
 def usable_models():
     return LLMModel.objects.usable().order_by("-recommended", "provider__display_name", "display_name")
+
+
+def first_ready_model(models) -> LLMModel | None:
+    """The default choice: the first model that can answer now, else simply the first."""
+    models = list(models)
+    return next((m for m in models if m.has_key_available), models[0] if models else None)
 
 
 class DebateForm(forms.Form):
@@ -43,7 +51,7 @@ class DebateForm(forms.Form):
         super().__init__(*args, **{"label_suffix": "", **kwargs})
         self.fields["judge_model"].queryset = usable_models()
         if not self.is_bound:
-            self.fields["judge_model"].initial = self.fields["judge_model"].queryset.first()
+            self.fields["judge_model"].initial = first_ready_model(self.fields["judge_model"].queryset)
 
 
 class SeatForm(forms.Form):
@@ -71,7 +79,7 @@ class SeatForm(forms.Form):
         self.fields["model"].queryset = usable_models()
         self.fields["persona"].queryset = Persona.objects.filter(enabled=True)
         if not self.is_bound:
-            self.fields["model"].initial = self.fields["model"].queryset.first()
+            self.fields["model"].initial = first_ready_model(self.fields["model"].queryset)
 
     def spec(self) -> SeatSpec:
         data = self.cleaned_data

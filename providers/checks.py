@@ -16,7 +16,7 @@ def check_model_keys(app_configs, **kwargs) -> list[Warning]:
     warnings = []
     for model in models:
         name = model.effective_key_env_var
-        if name and model.read_api_key() is None:
+        if not model.has_key_available:
             warnings.append(Warning(
                 f"{model.litellm_model_name} reads its API key from {name}, which is not set; "
                 "calls to it will fail until it is.",

@@ -123,6 +123,11 @@ class LLMModel(models.Model):
             return None
         return os.environ.get(name) or None
 
+    @property
+    def has_key_available(self) -> bool:
+        """False when the row names a key variable that this process's environment does not set."""
+        return not self.effective_key_env_var or self.read_api_key() is not None
+
     def record_check(self, *, ok: bool, latency_ms: int | None, error: str = "") -> None:
         self.last_checked_at = timezone.now()
         self.last_check_ok = ok

@@ -351,3 +351,18 @@ def test_the_buttons_take_only_post(admin_client):
     debate = make_debate()
 
     assert admin_client.get(f"/debates/{debate.pk}/start/").status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)  # the page's view is async
+def test_the_form_says_which_models_lack_their_key_and_preselects_one_that_can_answer(admin_client,
+                                                                                     monkeypatch):
+    from providers.tests.factories import LLMModelFactory
+
+    monkeypatch.delenv("NO_SUCH_KEY_FOR_TESTS", raising=False)
+    LLMModelFactory(display_name="Cloud", recommended=True, provider__api_key_env_var="NO_SUCH_KEY_FOR_TESTS")
+    local = LLMModelFactory(display_name="Local", provider__display_name="Zz local")
+
+    page = admin_client.get("/debates/new/").content.decode()
+
+    assert "Cloud · " in page and "(needs NO_SUCH_KEY_FOR_TESTS)" in page
+    assert f'<option value="{local.pk}" selected>' in page
