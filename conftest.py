@@ -35,8 +35,9 @@ def api(client, db):
     """The test client, signed in with a bearer token: api.get("/api/debates")."""
     from accounts.tests.factories import bearer, issue_token
 
-    _, secret = issue_token()
+    token, secret = issue_token()
     client.defaults["HTTP_AUTHORIZATION"] = bearer(secret)["Authorization"]
+    client.user = token.user  # who the API sees: the owner of the debates it creates
     return client
 
 

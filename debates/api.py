@@ -48,25 +48,25 @@ def get_debate(request, debate_id: int):
 # Starting and resuming launch the debate as an asyncio task on the server's own event loop: these must be async.
 @router.post("/debates/{debate_id}/start", response={202: DebateOut, **error_responses(404, 409)})
 async def start_debate(request, debate_id: int):
-    debate = await debate_start(debate_id=debate_id)
+    debate = await debate_start(debate_id=debate_id, by=request.auth)
     return Status(202, await database_sync_to_async(_summary)(debate.pk))
 
 
 @router.post("/debates/{debate_id}/cancel", response={202: DebateOut, **error_responses(404, 409)})
 async def cancel_debate(request, debate_id: int):
-    debate = await debate_cancel(debate_id=debate_id)
+    debate = await debate_cancel(debate_id=debate_id, by=request.auth)
     return Status(202, await database_sync_to_async(_summary)(debate.pk))
 
 
 @router.post("/debates/{debate_id}/resume", response={202: DebateOut, **error_responses(404, 409)})
 async def resume_debate(request, debate_id: int):
-    debate = await debate_resume(debate_id=debate_id)
+    debate = await debate_resume(debate_id=debate_id, by=request.auth)
     return Status(202, await database_sync_to_async(_summary)(debate.pk))
 
 
 @router.delete("/debates/{debate_id}", response={204: None, **error_responses(404, 409)})
 def delete_debate(request, debate_id: int):
-    debate_delete(debate_id=debate_id)
+    debate_delete(debate_id=debate_id, by=request.auth)
     return Status(204, None)
 
 

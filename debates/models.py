@@ -96,6 +96,10 @@ class Debate(models.Model):
     def can_resume(self) -> bool:
         return self.status in (DebateStatus.FAILED, DebateStatus.CANCELLED) or self.is_interrupted
 
+    def can_be_changed_by(self, user) -> bool:
+        """Anyone signed in may watch; only its creator or staff may start, stop, resume or delete it."""
+        return user.is_staff or (self.created_by_id is not None and self.created_by_id == user.pk)
+
     @property
     def display_status(self) -> str:
         return "interrupted" if self.is_interrupted else self.status

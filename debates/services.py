@@ -41,6 +41,11 @@ class DebateNotFound(DebateError):
     code = "not_found"
 
 
+class DebatePermissionError(DebateError):
+    status = 403
+    code = "forbidden"
+
+
 @dataclass
 class SeatSpec:
     model_id: int
@@ -121,17 +126,21 @@ def _display_names(seats: list[SeatSpec], models: dict, personas: dict) -> list[
 
 
 # ---- lifecycle ---------------------------------------------------------------------------------
-def _get(debate_id: int, *, lock: bool = False) -> Debate:
+def _get(debate_id: int, *, by=None, lock: bool = False) -> Debate:
+    """The debate, if it exists and `by` may change it; `by=None` is an operator at the terminal."""
     query = Debate.objects.select_for_update() if lock else Debate.objects
     try:
-        return query.get(pk=debate_id)
+        debate = query.get(pk=debate_id)
     except Debate.DoesNotExist:
         raise DebateNotFound(f"There is no debate {debate_id}.") from None
+    if by is not None and not debate.can_be_changed_by(by):
+        raise DebatePermissionError("Only the person who created this debate, or staff, may change it.")
+    return debate
 
 
 @transaction.atomic
-def debate_mark_started(*, debate_id: int) -> Debate:
-    debate = _get(debate_id, lock=True)
+def debate_mark_started(*, debate_id: int, by=None) -> Debate:
+    debate = _get(debate_id, by=by, lock=True)
     if not debate.can_start:
         raise DebateStateError(f"This debate is {debate.display_status}; only a draft can be started.")
     debate.status, debate.heartbeat_at = DebateStatus.RUNNING, timezone.now()
@@ -140,8 +149,8 @@ def debate_mark_started(*, debate_id: int) -> Debate:
 
 
 @transaction.atomic
-def debate_mark_resumed(*, debate_id: int) -> Debate:
-    debate = _get(debate_id, lock=True)
+def debate_mark_resumed(*, debate_id: int, by=None) -> Debate:
+    debate = _get(debate_id, by=by, lock=True)
     if not debate.can_resume:
         raise DebateStateError(f"This debate is {debate.display_status}; only a failed, cancelled or "
                                "interrupted debate can be resumed.")
@@ -150,22 +159,22 @@ def debate_mark_resumed(*, debate_id: int) -> Debate:
     return debate
 
 
-async def debate_start(*, debate_id: int) -> Debate:
+async def debate_start(*, debate_id: int, by=None) -> Debate:
     """Start a draft as a background task of this server process."""
-    debate = await database_sync_to_async(debate_mark_started)(debate_id=debate_id)
+    debate = await database_sync_to_async(debate_mark_started)(debate_id=debate_id, by=by)
     tasks.launch(debate.pk)
     return debate
 
 
-async def debate_resume(*, debate_id: int) -> Debate:
+async def debate_resume(*, debate_id: int, by=None) -> Debate:
     """Carry on from the last completed turn: completed turns stay, the cut one is rewritten."""
-    debate = await database_sync_to_async(debate_mark_resumed)(debate_id=debate_id)
+    debate = await database_sync_to_async(debate_mark_resumed)(debate_id=debate_id, by=by)
     tasks.launch(debate.pk)
     return debate
 
 
-async def debate_cancel(*, debate_id: int) -> Debate:
-    debate = await database_sync_to_async(_get)(debate_id)
+async def debate_cancel(*, debate_id: int, by=None) -> Debate:
+    debate = await database_sync_to_async(_get)(debate_id, by=by)
     if not debate.can_cancel:
         raise DebateStateError(f"This debate is {debate.display_status} and cannot be cancelled.")
     if tasks.cancel_here(debate_id):
@@ -189,8 +198,8 @@ def _mark_cancelled(debate_id: int) -> None:
 
 
 @transaction.atomic
-def debate_delete(*, debate_id: int) -> None:
-    debate = _get(debate_id, lock=True)
+def debate_delete(*, debate_id: int, by=None) -> None:
+    debate = _get(debate_id, by=by, lock=True)
     if debate.is_active and not debate.is_interrupted:
         raise DebateStateError("This debate is running; cancel it before deleting it.")
     debate.delete()

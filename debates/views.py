@@ -80,7 +80,7 @@ async def debate_resume(request: HttpRequest, debate_id: int) -> HttpResponse:
 # ---- helpers -----------------------------------------------------------------------------------
 async def _run_action(request: HttpRequest, action: Callable[..., Awaitable[Debate]], debate_id: int) -> None:
     try:
-        await action(debate_id=debate_id)
+        await action(debate_id=debate_id, by=await request.auser())
     except services.DebateNotFound as error:
         raise Http404(error.message) from None
     except services.DebateError as error:

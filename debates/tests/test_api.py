@@ -39,9 +39,9 @@ def create(api, body):
     return api.post("/api/debates", body, content_type="application/json")
 
 
-def make_debate(model, status=DebateStatus.DRAFT, **fields) -> Debate:
+def make_debate(owner, model, status=DebateStatus.DRAFT, **fields) -> Debate:
     debate = SeatFactory(model=model, position=1, debate__judge_model=model, debate__status=status,
-                         debate__rounds=1, display_name="Ada", **fields).debate
+                         debate__rounds=1, debate__created_by=owner, display_name="Ada", **fields).debate
     SeatFactory(model=model, debate=debate, position=2, stance="against", display_name="Bo")
     return debate
 
@@ -133,7 +133,7 @@ def test_a_body_that_is_not_json_is_a_400(api):
 
 # ---- list and read -------------------------------------------------------------------------------
 def test_it_lists_debates_newest_first_a_page_at_a_time(api, model):
-    debates = [make_debate(model) for _ in range(3)]
+    debates = [make_debate(api.user, model) for _ in range(3)]
 
     first = api.get("/api/debates", {"page_size": 2}).json()
     second = api.get("/api/debates", {"page_size": 2, "page": 2}).json()
@@ -143,8 +143,8 @@ def test_it_lists_debates_newest_first_a_page_at_a_time(api, model):
 
 
 def test_it_filters_debates_by_status(api, model):
-    make_debate(model)
-    done = make_debate(model, status=DebateStatus.COMPLETED)
+    make_debate(api.user, model)
+    done = make_debate(api.user, model, status=DebateStatus.COMPLETED)
 
     data = api.get("/api/debates", {"status": "completed"}).json()
 
@@ -159,7 +159,7 @@ def test_a_bad_list_query_is_422(api, query, field):
 
 
 def test_it_shows_a_debate_with_turns_verdict_and_totals(api, model):
-    debate = make_debate(model, status=DebateStatus.COMPLETED)
+    debate = make_debate(api.user, model, status=DebateStatus.COMPLETED)
     ada, bo = debate.seats.all()
     Turn.objects.create(debate=debate, seat=ada, round=1, status=TurnStatus.COMPLETED, text="Cars choke cities.",
                         prompt_tokens=10, completion_tokens=5, latency_ms=300, cost_usd=0.001)
@@ -191,7 +191,7 @@ lifecycle = pytest.mark.django_db(transaction=True)
 
 @lifecycle
 def test_it_starts_a_draft_through_the_service(api, model, launched):
-    debate = make_debate(model)
+    debate = make_debate(api.user, model)
 
     response = api.post(f"/api/debates/{debate.pk}/start")
 
@@ -204,7 +204,7 @@ def test_it_starts_a_draft_through_the_service(api, model, launched):
 
 @lifecycle
 def test_it_refuses_to_start_a_debate_twice(api, model, launched):
-    debate = make_debate(model, status=DebateStatus.RUNNING, debate__heartbeat_at=timezone.now())
+    debate = make_debate(api.user, model, status=DebateStatus.RUNNING, debate__heartbeat_at=timezone.now())
 
     assert_error(api.post(f"/api/debates/{debate.pk}/start"), 409, "invalid_state")
     assert launched == []
@@ -212,7 +212,7 @@ def test_it_refuses_to_start_a_debate_twice(api, model, launched):
 
 @lifecycle
 def test_it_cancels_a_draft(api, model):
-    debate = make_debate(model)
+    debate = make_debate(api.user, model)
 
     response = api.post(f"/api/debates/{debate.pk}/cancel")
 
@@ -224,14 +224,14 @@ def test_it_cancels_a_draft(api, model):
 
 @lifecycle
 def test_it_refuses_to_cancel_a_finished_debate(api, model):
-    debate = make_debate(model, status=DebateStatus.COMPLETED)
+    debate = make_debate(api.user, model, status=DebateStatus.COMPLETED)
 
     assert_error(api.post(f"/api/debates/{debate.pk}/cancel"), 409, "invalid_state")
 
 
 @lifecycle
 def test_it_resumes_a_failed_debate(api, model, launched):
-    debate = make_debate(model, status=DebateStatus.FAILED, debate__failure_reason="timeout")
+    debate = make_debate(api.user, model, status=DebateStatus.FAILED, debate__failure_reason="timeout")
 
     response = api.post(f"/api/debates/{debate.pk}/resume")
 
@@ -244,7 +244,7 @@ def test_it_resumes_a_failed_debate(api, model, launched):
 
 @lifecycle
 def test_it_refuses_to_resume_a_draft(api, model, launched):
-    debate = make_debate(model)
+    debate = make_debate(api.user, model)
 
     assert_error(api.post(f"/api/debates/{debate.pk}/resume"), 409, "invalid_state")
     assert launched == []
@@ -258,7 +258,7 @@ def test_actions_on_a_missing_debate_are_404(api, action, launched):
 
 # ---- delete --------------------------------------------------------------------------------------
 def test_it_deletes_a_debate(api, model):
-    debate = make_debate(model, status=DebateStatus.COMPLETED)
+    debate = make_debate(api.user, model, status=DebateStatus.COMPLETED)
 
     response = api.delete(f"/api/debates/{debate.pk}")
 
@@ -268,14 +268,14 @@ def test_it_deletes_a_debate(api, model):
 
 
 def test_it_refuses_to_delete_a_running_debate(api, model):
-    debate = make_debate(model, status=DebateStatus.RUNNING, debate__heartbeat_at=timezone.now())
+    debate = make_debate(api.user, model, status=DebateStatus.RUNNING, debate__heartbeat_at=timezone.now())
 
     assert_error(api.delete(f"/api/debates/{debate.pk}"), 409, "invalid_state")
     assert Debate.objects.filter(pk=debate.pk).exists()
 
 
 def test_it_deletes_a_debate_whose_server_stopped(api, model):
-    debate = make_debate(model, status=DebateStatus.RUNNING,
+    debate = make_debate(api.user, model, status=DebateStatus.RUNNING,
                          debate__heartbeat_at=timezone.now() - timedelta(minutes=5))
 
     assert api.delete(f"/api/debates/{debate.pk}").status_code == 204
@@ -292,7 +292,7 @@ def test_deleting_a_missing_debate_is_404(api):
     ("text", "text/plain", "txt", "Ada (for):\nCars choke cities."),
 ])
 def test_it_exports_a_transcript_as_a_download(api, model, fmt, content_type, extension, expected):
-    debate = make_debate(model, status=DebateStatus.COMPLETED)
+    debate = make_debate(api.user, model, status=DebateStatus.COMPLETED)
     Turn.objects.create(debate=debate, seat=debate.seats.get(position=1), round=1, status=TurnStatus.COMPLETED,
                         text="Cars choke cities.")
 
@@ -306,13 +306,13 @@ def test_it_exports_a_transcript_as_a_download(api, model, fmt, content_type, ex
 
 
 def test_the_transcript_is_json_by_default(api, model):
-    debate = make_debate(model)
+    debate = make_debate(api.user, model)
 
     assert api.get(f"/api/debates/{debate.pk}/transcript").json()["debate"]["id"] == debate.pk
 
 
 def test_an_unknown_transcript_format_is_422(api, model):
-    debate = make_debate(model)
+    debate = make_debate(api.user, model)
 
     assert_error(api.get(f"/api/debates/{debate.pk}/transcript", {"format": "pdf"}), 422, "validation_error",
                  {"format": "'json', 'markdown' or 'text'"})
@@ -401,3 +401,18 @@ def test_a_transcript_file_is_named_after_the_debate(topic, name):
     data["debate"]["topic"] = topic
 
     assert transcript_filename(data, "markdown") == name
+
+
+@pytest.mark.django_db(transaction=True)  # start, cancel and resume are async endpoints
+def test_only_its_creator_or_staff_may_change_a_debate(api, model, launched):
+    from accounts.tests.factories import UserFactory
+
+    theirs = make_debate(UserFactory(), model)
+
+    for action in ("start", "cancel", "resume"):
+        assert_error(api.post(f"/api/debates/{theirs.pk}/{action}"), 403, "forbidden")
+    assert_error(api.delete(f"/api/debates/{theirs.pk}"), 403, "forbidden")
+    assert api.get(f"/api/debates/{theirs.pk}").status_code == 200  # watching is open to everyone signed in
+    api.user.is_staff = True
+    api.user.save()
+    assert api.delete(f"/api/debates/{theirs.pk}").status_code == 204

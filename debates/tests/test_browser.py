@@ -79,7 +79,7 @@ def test_a_debate_made_with_the_form_streams_then_shows_the_verdict(page, llm, p
 
 def test_a_reload_or_a_late_second_page_shows_what_was_said_and_carries_on(page, llm, person, debate_on):
     speaking(llm, SPEECH, chunk_delay=0.1)
-    debate = debate_on(llm, rounds=1)
+    debate = debate_on(llm, rounds=1, created_by=person)
     sign_in(page, "ada", PASSWORD)
     page.goto(f"/debates/{debate.pk}/")
     page.click("form[data-action=start] button")
@@ -105,7 +105,7 @@ def test_a_reload_or_a_late_second_page_shows_what_was_said_and_carries_on(page,
 
 def test_model_output_is_shown_as_text_never_run(page, llm, person, debate_on):
     speaking(llm, XSS, chunk_delay=0.02)
-    debate = debate_on(llm, rounds=1)
+    debate = debate_on(llm, rounds=1, created_by=person)
     sign_in(page, "ada", PASSWORD)
     page.goto(f"/debates/{debate.pk}/")
     page.click("form[data-action=start] button")
