@@ -142,3 +142,8 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.error("Internal Server Error: %s", request.path, exc_info=exc,
                  extra={"status_code": 500, "request": request})
     return error_response(request, 500, "server_error", "Something went wrong on the server; it has been logged.")
+
+
+def unknown_endpoint(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any other path under /api/: the same JSON error shape, never Django's HTML page."""
+    return error_response(request, 404, "not_found", f"There is no endpoint {request.path}.")

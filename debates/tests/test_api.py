@@ -416,3 +416,7 @@ def test_only_its_creator_or_staff_may_change_a_debate(api, model, launched):
     api.user.is_staff = True
     api.user.save()
     assert api.delete(f"/api/debates/{theirs.pk}").status_code == 204
+
+
+def test_an_unknown_api_path_answers_in_the_json_error_shape(api):
+    assert_error(api.get("/api/no-such-thing"), 404, "not_found")
