@@ -129,3 +129,15 @@ def test_legacy_mode_names_the_model_and_the_flag_when_a_provider_has_no_legacy_
         build_client(model, "legacy")
     assert "ollama_chat/mistral" in str(error.value)
     assert "llm_backend litellm" in str(error.value)
+
+
+async def test_a_key_the_provider_echoes_back_never_reaches_the_error(case, call):
+    from conftest import PROVIDER_KEY
+
+    client, server, _ = case
+    server.enqueue_error(401, message=f"Incorrect API key provided: {PROVIDER_KEY}. Find yours online.")
+
+    with pytest.raises(errors.LLMAuthenticationError) as error:
+        await call(client)
+    assert PROVIDER_KEY not in str(error.value)
+    assert PROVIDER_KEY[:8] not in str(error.value) and "Incorrect API key provided" in str(error.value)
