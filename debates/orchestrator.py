@@ -21,6 +21,7 @@ from providers.models import LLMModel
 
 logger = logging.getLogger("debates.orchestrator")
 HEARTBEAT_SECONDS = 3.0
+SERVER_STOPPING = "the server is stopping"  # the cancel message that means "interrupted", not "cancelled"
 
 
 class DebateStopped(Exception):
@@ -53,8 +54,12 @@ class DebateRunner:
         heartbeat = asyncio.create_task(self._beat(main))
         try:
             await self._run(plan)
-        except asyncio.CancelledError:
-            await self._finish_cancelled()
+        except asyncio.CancelledError as cancel:
+            if cancel.args == (SERVER_STOPPING,):
+                await self._finish_failed("The server running this debate stopped; resume it to carry on from "
+                                          "the last completed turn.")
+            else:
+                await self._finish_cancelled()
             raise
         except DebateStopped as stopped:
             await self._finish_failed(str(stopped))

@@ -2,11 +2,13 @@
 import asyncio
 import contextvars
 import logging
+import sys
 
-from debates.orchestrator import DebateRunner
+from debates.orchestrator import SERVER_STOPPING, DebateRunner
 
 logger = logging.getLogger("debates.tasks")
 _running: dict[int, asyncio.Task] = {}
+_shutdown_hooked = False
 
 
 def launch(debate_id: int) -> asyncio.Task:
@@ -16,7 +18,35 @@ def launch(debate_id: int) -> asyncio.Task:
                                                   context=contextvars.Context())
     _running[debate_id] = task
     task.add_done_callback(lambda done: _forget(debate_id, done))
+    _hook_server_shutdown()
     return task
+
+
+def stop_all() -> list[asyncio.Task]:
+    """The server is stopping: end every debate it runs as interrupted (resumable), not as cancelled."""
+    pending = [task for task in _running.values() if not task.done()]
+    for task in pending:
+        task.cancel(SERVER_STOPPING)
+    return pending
+
+
+def _hook_server_shutdown() -> None:
+    """Under daphne, stop our debates before the reactor stops; else Ctrl-C waits for every debate to end."""
+    global _shutdown_hooked
+    reactor = sys.modules.get("twisted.internet.reactor")  # never import it: that would install one
+    if _shutdown_hooked or reactor is None:
+        return
+    _shutdown_hooked = True
+
+    def before_shutdown():
+        from twisted.internet.defer import Deferred
+
+        pending = stop_all()
+        if pending:  # let each runner record where it stopped, for a few seconds at most
+            return Deferred.fromFuture(asyncio.ensure_future(asyncio.wait(pending, timeout=5)))
+        return None
+
+    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
 
 
 def is_running_here(debate_id: int) -> bool:

@@ -6,6 +6,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -27,6 +28,13 @@ def api_live_server(transactional_db, provider_key) -> Iterator[str]:
     """The base URL of daphne serving debateproject.asgi on the test database (tests must commit their rows:
     `django_db(transaction=True)`). The server inherits this process's environment, so provider keys the test
     sets (provider_key) reach the models it calls."""
+    with daphne_on_test_db() as (url, _):
+        yield url
+
+
+@contextmanager
+def daphne_on_test_db() -> Iterator[tuple[str, subprocess.Popen]]:
+    """daphne on the test database: its base URL and its process, stopped (SIGTERM) on the way out."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
            "DJANGO_SETTINGS_MODULE": "debateproject.settings", "PYTHONUNBUFFERED": "1"}
@@ -36,7 +44,7 @@ def api_live_server(transactional_db, provider_key) -> Iterator[str]:
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_until_healthy(server, url, log)
-            yield url
+            yield url, server
         finally:
             server.terminate()
             try:

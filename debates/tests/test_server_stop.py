@@ -1,0 +1,38 @@
+"""Stopping the server mid-debate: it exits promptly and the debate is left resumable, saying why."""
+import signal
+import time
+
+import httpx
+import pytest
+
+from accounts.tests.factories import bearer, issue_token
+from debates.models import Debate
+from debates.tests.api_live_server import daphne_on_test_db
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_server_stopped_mid_debate_exits_promptly_and_leaves_it_resumable(model_on, openai_server, provider_key):
+    openai_server.responder = lambda body: " ".join(f"point{i}" for i in range(400))
+    openai_server.chunk_delay = 0.02
+    model = model_on("openai", openai_server)
+    _, secret = issue_token()
+    seats = [{"model_id": model.pk, "stance": s} for s in ("for", "against")]
+
+    with daphne_on_test_db() as (url, server):
+        with httpx.Client(base_url=url, headers=bearer(secret), timeout=10) as api:
+            debate_id = api.post("/api/debates", json={"topic": "Stop me", "rounds": 1, "judge_model_id": model.pk,
+                                                       "seats": seats}).json()["id"]
+            assert api.post(f"/api/debates/{debate_id}/start").status_code == 202
+            deadline = time.monotonic() + 60
+            while not Debate.objects.get(pk=debate_id).turns.exclude(text="").exists():
+                assert time.monotonic() < deadline, "the debate never started speaking"
+                time.sleep(0.1)
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    # Stopped, not finished: the turn in progress (8 s of speech) was cut and the debate says why.
+    debate = Debate.objects.get(pk=debate_id)
+    assert debate.status == "failed" and debate.can_resume
+    assert "server running this debate stopped" in debate.failure_reason
+    assert debate.turns.get().status == "failed"
