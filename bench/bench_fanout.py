@@ -1,6 +1,6 @@
 """WebSocket fan-out: N clients watching one debate that runs inside the daphne process serving them.
 
-    .venv/bin/python bench/bench_fanout.py [--clients 0,50,200] [--words 300] [--rounds 2] [--embedded-only]
+    .venv/bin/python bench/bench_fanout.py [--clients 0,50,100,200] [--words 300] [--rounds 2] [--embedded-only]
 
 Embedded mode: one daphne process, SQLite in a temporary ARENA_VAR_DIR, the in-memory channel layer. Then, when
 PostgreSQL (5432) and Redis (6379) answer on 127.0.0.1, scale-out mode: two daphne processes on a fresh PostgreSQL
@@ -13,7 +13,9 @@ events in `seq` order, asks for a resync on a seq gap or a `turn.delta` whose of
 ignores events while a resync is on its way. Prints, for each run: the time for all clients to connect (snapshot
 received), whether every client ended with the exact text of every turn the database holds, gaps, resyncs, and
 the delivery latency of `turn.completed` and `turn.delta` (the event's `ts` against the time this process received
-it; both clocks are this machine's, and the figure includes this process's own queueing).
+it; both clocks are this machine's, and the figure includes this process's own queueing), the delta batching the
+runner achieved, and the CPU daphne spent. Before that, in embedded mode, it checks the doors the old app left open:
+a foreign Origin, a socket without a session, and DELETE without a token or by another user.
 """
 import argparse
 import asyncio
@@ -36,6 +38,7 @@ from pathlib import Path
 
 import httpx
 from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 DAPHNE = ROOT / ".venv" / "bin" / "daphne"
@@ -60,6 +63,7 @@ session["_auth_user_hash"] = user.get_session_auth_hash()
 session.create()
 provider = Provider.objects.create(display_name="Bench fake OpenAI", litellm_provider="openai", api_base="{api_base}")
 model = LLMModel.objects.create(provider=provider, model_name="fake", display_name="Fake")
+User.objects.create_user("bystander", password="bystander-" + "{nonce}")
 print(session.session_key, model.pk)
 """
 
@@ -319,7 +323,7 @@ def wait_finished(http: httpx.Client, debate_id: int, timeout: float) -> dict:
     return http.get(f"/debates/{debate_id}").json()
 
 
-def warm_up(port: int, token: str, model_id: int) -> None:
+def warm_up(port: int, token: str, model_id: int) -> int:
     """One short debate on this process, so that the measured one does not wait for LiteLLM's import."""
     with api(port, token) as http:
         debate_id = create_debate(http, model_id, 1, "Warm-up motion")
@@ -327,6 +331,38 @@ def warm_up(port: int, token: str, model_id: int) -> None:
         debate = wait_finished(http, debate_id, 60)
         if debate["status"] != "completed":
             raise SystemExit(f"the warm-up debate on port {port} ended {debate['status']}: {debate['failure_reason']}")
+    return debate_id
+
+
+def check_doors(port: int, debate_id: int, session: str, token: str, bystander_token: str) -> None:
+    """What the old app let anyone do: open the live channel from any origin, delete any debate."""
+    url = f"ws://127.0.0.1:{port}/ws/debates/{debate_id}/"
+
+    async def sockets() -> tuple[str, str]:
+        try:
+            async with ws_connect(url, origin="http://evil.example", open_timeout=10,
+                                  additional_headers={"Cookie": f"sessionid={session}"}) as socket_:
+                foreign = f"ACCEPTED, first message {(await socket_.recv())[:80]!r}"
+        except InvalidStatus as exc:
+            foreign = f"refused at the handshake with HTTP {exc.response.status_code}"
+        async with ws_connect(url, origin=f"http://127.0.0.1:{port}", open_timeout=10) as socket_:
+            first = json.loads(await asyncio.wait_for(socket_.recv(), 10))
+            try:
+                await asyncio.wait_for(socket_.recv(), 10)
+                anonymous = f"ACCEPTED: {first['type']} then more"
+            except ConnectionClosed as exc:
+                anonymous = f"told {first['payload'].get('code')!r}, then closed with code {exc.rcvd.code}"
+        return foreign, anonymous
+
+    foreign, anonymous = asyncio.run(sockets())
+    base = f"http://127.0.0.1:{port}/api/debates/{debate_id}"
+    nobody = httpx.delete(base, timeout=10)
+    bystander = httpx.delete(base, headers={"Authorization": f"Bearer {bystander_token}"}, timeout=10)
+    still_there = httpx.get(base, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+    print(f"doors (debate {debate_id}): a foreign Origin with a valid session is {foreign}; a socket without a "
+          f"session is {anonymous}; DELETE without a token: {nobody.status_code} {nobody.json().get('code')}; "
+          f"DELETE by another signed-in user: {bystander.status_code} {bystander.json().get('code')}; "
+          f"the debate is still there: {still_there}")
 
 
 def pct(values: list, p: float) -> float:
@@ -419,19 +455,21 @@ def prepare(env: dict, fake_url: str) -> tuple[str, int, str]:
     out = manage(env, "shell", "-c", SETUP.format(api_base=fake_url + "/v1", nonce=uuid.uuid4().hex))
     session, model_id = out.strip().splitlines()[-1].split()
     token = manage(env, "create_api_token", "bench", "--name", "bench_fanout").strip()
-    return session, int(model_id), token
+    bystander_token = manage(env, "create_api_token", "bystander", "--name", "bench_fanout").strip()
+    return session, int(model_id), token, bystander_token
 
 
 def run_mode(label: str, env: dict, var_dir: Path, fake_url: str, processes: int, counts: list[int], rounds: int,
-             words: int) -> None:
-    session, model_id, token = prepare(env, fake_url)
+             words: int, doors: bool = False) -> None:
+    session, model_id, token, bystander_token = prepare(env, fake_url)
     daphnes = []
     try:
         for _ in range(processes):
             daphnes.append(start_daphne(env, var_dir))
-        for _, port in daphnes:
-            warm_up(port, token, model_id)
+        warmed = [warm_up(port, token, model_id) for _, port in daphnes]
         ports, pids = [port for _, port in daphnes], [p.pid for p, _ in daphnes]
+        if doors:
+            check_doors(ports[0], warmed[0], session, token, bystander_token)
         for count in counts:
             run_case(label, ports, pids, token, session, model_id, count, rounds, words)
     finally:
@@ -454,7 +492,7 @@ def services_up() -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", default="0,50,200", help="comma-separated client counts; 0 = no client (baseline)")
+    parser.add_argument("--clients", default="0,50,100,200", help="comma-separated client counts; 0 = no client (baseline)")
     parser.add_argument("--words", type=int, default=300, help="words (streamed tokens) in every seat's reply")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--embedded-only", action="store_true")
@@ -481,7 +519,7 @@ def main() -> None:
             raise SystemExit("the fake model server did not start")
 
         run_mode("embedded: SQLite + in-memory layer, 1 daphne", base_env, var_dir, fake_url, 1, counts,
-                 args.rounds, args.words)
+                 args.rounds, args.words, doors=True)
 
         if args.embedded_only:
             return

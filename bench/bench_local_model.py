@@ -12,7 +12,8 @@ measures, alternating the two paths, `--runs` times each, and prints medians:
 - direct: httpx streaming POST to llama-server's /v1/chat/completions (include_usage), as a bare client would;
 - gateway: `providers.llm.factory.client_for(model).stream_message(...)`, the LiteLLM backend, as a debate turn does;
 time to first token, wall-clock tokens/s over the whole call, generation tokens/s after the first token,
-llama-server's own reported rate, and LiteLLM's reported overhead (`LLMResult.litellm_overhead_ms`).
+llama-server's own reported rate, the CPU this process spent per reply (it shares the 2 cores with llama-server),
+and LiteLLM's reported overhead (`LLMResult.litellm_overhead_ms`).
 """
 import argparse
 import asyncio
@@ -39,18 +40,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "debateproject.settings")
 os.environ.setdefault("ARENA_LOG_LEVEL", "WARNING")
 os.environ["ARENA_LLM_BACKEND"] = "litellm"  # measure the LiteLLM gateway whatever the database row says
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-import httpx  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.test import override_settings  # noqa: E402
+import httpx
+from django.core.management import call_command
+from django.test import override_settings
 
-from providers import local_llm  # noqa: E402
-from providers.llm.base import LLMResult  # noqa: E402
-from providers.llm.factory import client_for  # noqa: E402
-from providers.llm.litellm_client import load_litellm  # noqa: E402
+from providers import local_llm
+from providers.llm.base import LLMResult
+from providers.llm.factory import client_for
+from providers.llm.litellm_client import load_litellm
 
 MESSAGES = [
     {"role": "system", "content": "A debate on the motion: Cities should ban cars from their centres."},
@@ -84,14 +85,14 @@ def start_own_server() -> int:
     return port
 
 
-async def direct(port: int, tokens: int) -> dict:
+async def direct(http: httpx.AsyncClient, port: int, tokens: int) -> dict:
     body = {"model": local_llm.MODEL_ALIAS, "messages": MESSAGES, "temperature": 0, "max_tokens": tokens,
             "ignore_eos": True, "stream": True, "stream_options": {"include_usage": True}}
+    cpu = time.process_time()
     started = time.perf_counter()
     first = None
     usage = timings = None
-    async with httpx.AsyncClient(timeout=60) as http, http.stream(
-            "POST", f"http://127.0.0.1:{port}/v1/chat/completions", json=body) as response:
+    async with http.stream("POST", f"http://127.0.0.1:{port}/v1/chat/completions", json=body) as response:
         response.raise_for_status()
         async for line in response.aiter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
@@ -104,11 +105,12 @@ async def direct(port: int, tokens: int) -> dict:
             timings = chunk.get("timings") or timings
     total = time.perf_counter() - started
     return {"ttft": first - started, "total": total, "tokens": usage["completion_tokens"],
-            "server_tps": (timings or {}).get("predicted_per_second"), "overhead": None}
+            "server_tps": (timings or {}).get("predicted_per_second"), "overhead": None,
+            "cpu": time.process_time() - cpu}
 
 
-async def gateway(model, tokens: int) -> dict:
-    client = client_for(model)  # read the rows, as every turn does; not timed (no network)
+async def gateway(client, tokens: int) -> dict:
+    cpu = time.process_time()
     started = time.perf_counter()
     first = result = None
     async for item in client.stream_message(MESSAGES, temperature=0, max_tokens=tokens):
@@ -118,7 +120,7 @@ async def gateway(model, tokens: int) -> dict:
             first = time.perf_counter()
     total = time.perf_counter() - started
     return {"ttft": first - started, "total": total, "tokens": result.completion_tokens, "server_tps": None,
-            "overhead": result.litellm_overhead_ms}
+            "overhead": result.litellm_overhead_ms, "cpu": time.process_time() - cpu}
 
 
 def summary(name: str, runs: list[dict]) -> None:
@@ -129,7 +131,8 @@ def summary(name: str, runs: list[dict]) -> None:
             f"(min {min(r['ttft'] for r in runs) * 1000:.0f}, max {max(r['ttft'] for r in runs) * 1000:.0f}); "
             f"{med(r['total'] for r in runs) * 1000:.0f} ms for {med(r['tokens'] for r in runs):.0f} tokens; "
             f"{med(wall_tps):.1f} tokens/s wall-clock (min {min(wall_tps):.1f}, max {max(wall_tps):.1f}), "
-            f"{med(gen_tps):.1f} tokens/s after the first token")
+            f"{med(gen_tps):.1f} tokens/s after the first token; this process's CPU "
+            f"{med(r['cpu'] for r in runs) * 1000:.0f} ms per reply")
     server = [r["server_tps"] for r in runs if r["server_tps"]]
     if server:
         line += f"; llama-server reports {med(server):.1f} tokens/s"
@@ -165,13 +168,19 @@ def main() -> None:
         load_litellm()
         print(f"import litellm (once per process, not in the runs below): {(time.perf_counter() - started):.1f} s")
 
+        # One client per call, as every turn gets one; built here because client_for reads the rows synchronously.
+        clients = [client_for(model) for _ in range(args.runs + 1)]
+
         async def measure():
-            await direct(port, args.tokens)  # warm-up: the model's first prompt, the connection pools
-            await gateway(model, args.tokens)
-            results = {"direct": [], "gateway": []}
-            for _ in range(args.runs):
-                results["direct"].append(await direct(port, args.tokens))
-                results["gateway"].append(await gateway(model, args.tokens))
+            # One httpx client for all direct runs (made outside the timings: it builds an SSL context), as
+            # LiteLLM keeps its own between calls.
+            async with httpx.AsyncClient(timeout=60) as http:
+                await direct(http, port, args.tokens)  # warm-up: the model's first prompt, the connection pools
+                await gateway(clients[0], args.tokens)
+                results = {"direct": [], "gateway": []}
+                for client in clients[1:]:
+                    results["direct"].append(await direct(http, port, args.tokens))
+                    results["gateway"].append(await gateway(client, args.tokens))
             return results
 
         results = asyncio.run(measure())

@@ -75,7 +75,7 @@ async def emit_once(debate_id: int, event_type: str, payload: dict, change: Call
 class DeltaBuffer:
     """Collects a turn's token deltas and sends them at most every DELTA_INTERVAL_SECONDS.
 
-    Each `turn.delta` says at which character its text starts, so a client can tell a missed batch
+    Each `turn.delta` says at which character (code point) its text starts, so a client can tell a missed batch
     from a repeated one; the text so far is saved on the turn row with the event, for late joiners.
     """
 
@@ -102,7 +102,6 @@ class DeltaBuffer:
         chunk, offset = "".join(self.pending), len(self.sent)
         self.pending = []
         self.sent += chunk
-        self.last_flush = self.clock()
         text, turn_id = self.sent, self.turn.pk
         await self.events.emit(
             "turn.delta",
@@ -110,3 +109,6 @@ class DeltaBuffer:
              "text": chunk},
             lambda: Turn.objects.filter(pk=turn_id).update(text=text),
         )
+        # Counted from the end of the send: when sending is slow (many watchers), the next batch grows
+        # instead of every token going out alone, each paying the whole cost of a send.
+        self.last_flush = self.clock()

@@ -8,7 +8,7 @@ from debates.tests.live_server import browser, daphne_server, fake_llm, llm, pag
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SPEECH = "Cars crowd the old streets, slow every bus, and make the centre loud, dangerous and less pleasant."
+SPEECH = "Cars 🚗 crowd the old streets, slow every bus, and make the centre loud, dangerous and less pleasant."
 XSS = '<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script>'
 PASSWORD = "correct horse battery staple"
 STARTUP_MS = 60_000

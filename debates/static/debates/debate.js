@@ -275,11 +275,12 @@
       state.turns.set(turn.id, turn);
       renderTurn(turn);
     }
-    const text = turn.text || "";
-    const end = p.offset + p.text.length;
-    if (p.offset > text.length) return false; // a gap in the text
-    if (end <= text.length) return true; // already have all of it
-    turn.text = text + p.text.slice(text.length - p.offset);
+    // Offsets count code points, as the server does; JS string lengths count UTF-16 units (an emoji is two).
+    const have = Array.from(turn.text || "");
+    const incoming = Array.from(p.text);
+    if (p.offset > have.length) return false; // a gap in the text
+    if (p.offset + incoming.length <= have.length) return true; // already have all of it
+    turn.text = have.join("") + incoming.slice(have.length - p.offset).join("");
     const node = root.querySelector(`article.turn[data-turn-id="${turn.id}"] .turn-text`);
     if (node) node.textContent = turn.text;
     return true;
@@ -294,7 +295,8 @@
     "turn.failed": (p) => {
       const turn = state.turns.get(p.turn_id);
       if (!turn) return false;
-      putTurn({ ...turn, status: "failed", error_kind: p.error_kind, error_message: p.error });
+      putTurn({ ...turn, status: "failed", text: p.text ?? turn.text, error_kind: p.error_kind,
+                error_message: p.error });
       return true;
     },
     "judging.started": () => setStatus("judging"),

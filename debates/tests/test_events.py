@@ -1,0 +1,47 @@
+"""Delta coalescing: few events per turn, however slow sending is, and offsets a client can check."""
+from types import SimpleNamespace
+
+from debates.events import DELTA_INTERVAL_SECONDS, DeltaBuffer
+
+
+class SlowEvents:
+    """An EventStream stand-in whose every send costs `send_seconds` of the shared clock."""
+
+    def __init__(self, clock: list[float], send_seconds: float) -> None:
+        self.clock, self.send_seconds, self.sent = clock, send_seconds, []
+
+    async def emit(self, event_type: str, payload: dict, change=None) -> None:
+        self.clock[0] += self.send_seconds
+        self.sent.append(payload)
+
+
+async def stream_tokens(send_seconds: float, tokens: int = 300, token_seconds: float = 0.01) -> list[dict]:
+    clock = [0.0]
+    events = SlowEvents(clock, send_seconds)
+    buffer = DeltaBuffer(events, SimpleNamespace(pk=1, seat_id=1, round=1), clock=lambda: clock[0])
+    for i in range(tokens):
+        clock[0] += token_seconds
+        await buffer.add(f" w{i}")
+    await buffer.flush()
+    return events.sent
+
+
+async def test_deltas_are_batched_about_every_50_ms():
+    sent = await stream_tokens(send_seconds=0.001)
+
+    assert len(sent) <= 3.2 / DELTA_INTERVAL_SECONDS  # 3 s of tokens: about one event per 50 ms, not 300
+    assert "".join(e["text"] for e in sent) == "".join(f" w{i}" for i in range(300))
+
+
+async def test_slow_sending_grows_the_batches_instead_of_sending_every_token_alone():
+    sent = await stream_tokens(send_seconds=0.06)  # a send slower than the interval (many watchers)
+
+    assert len(sent) < 60
+    assert "".join(e["text"] for e in sent) == "".join(f" w{i}" for i in range(300))
+
+
+async def test_each_delta_says_where_its_text_starts_in_code_points():
+    sent = await stream_tokens(send_seconds=0.0, tokens=10)
+    for i, event in enumerate(sent):
+        before = "".join(e["text"] for e in sent[:i])
+        assert event["offset"] == len(before)
