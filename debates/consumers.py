@@ -36,12 +36,11 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error("bad_message", 'The only message this channel takes is {"type": "resync"}.')
 
     async def debate_event(self, message: dict) -> None:
-        event = message["event"]
         # An event committed before our snapshot was read but published after it is already in the snapshot.
-        if event["seq"] <= self.seq:
+        if message["seq"] <= self.seq:
             return
-        self.seq = event["seq"]
-        await self.send_json(event)
+        self.seq = message["seq"]
+        await self.send(text_data=message["json"])
 
     # ---- helpers ----------------------------------------------------------------------------
     async def send_snapshot(self) -> None:

@@ -5,6 +5,7 @@ committed together before the event is sent, so a snapshot read at any moment ma
 exactly and a client that applies the events after it is whole.
 """
 import inspect
+import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
@@ -29,7 +30,9 @@ def envelope(debate_id: int, seq: int, event_type: str, payload: dict) -> dict:
 
 
 async def send_to_group(debate_id: int, event: dict) -> None:
-    await get_channel_layer().group_send(group_name(debate_id), {"type": "debate.event", "event": event})
+    # Serialized once here, not once per watcher: with many watchers JSON encoding was most of the work.
+    await get_channel_layer().group_send(group_name(debate_id), {"type": "debate.event", "seq": event["seq"],
+                                                                 "json": json.dumps(event)})
 
 
 Change = Callable[[], object]  # writes rows; a dict it returns is added to the payload
