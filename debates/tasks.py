@@ -49,11 +49,6 @@ def _hook_server_shutdown() -> None:
     reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
 
 
-def is_running_here(debate_id: int) -> bool:
-    task = _running.get(debate_id)
-    return task is not None and not task.done()
-
-
 def cancel_here(debate_id: int) -> bool:
     task = _running.get(debate_id)
     if task is None or task.done():

@@ -4,7 +4,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from providers.llm.errors import LLMError, LLMProviderError, LLMTimeoutError
 
@@ -25,9 +25,6 @@ class LLMResult:
     litellm_overhead_ms: float | None = None
     cost_usd: float | None = None
     finish_reason: str | None = None
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
