@@ -12,6 +12,15 @@ PROVIDER_KEY_VAR = "FAKE_PROVIDER_API_KEY"
 PROVIDER_KEY = "sk-test-0123456789abcdef-secret"
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """No reused connections in the test process: a worker thread's connection (database_sync_to_async) would
+    otherwise outlive the run and keep PostgreSQL from dropping the test database."""
+    from django.db import connections
+
+    connections["default"].settings_dict["CONN_MAX_AGE"] = 0
+
+
 @pytest.fixture
 def openai_server():
     with FakeOpenAIServer() as server:

@@ -78,6 +78,15 @@ def envsecret(name: str, fallback_file: Path) -> str:
     return fallback_file.read_text().strip()
 
 
+def ensure_dir(name: str, path: Path) -> Path:
+    """Create the directory a setting names, or say which setting to fix."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}: cannot create {path} ({exc.strerror}); point it at a writable folder") from None
+    return path
+
+
 def is_app_env_var(name: str) -> bool:
     upper = name.upper()
     return upper in APP_ENV_VARS or upper.startswith(APP_ENV_PREFIXES)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from debateproject.env import APP_ENV_VARS, envbool, envfloat, envint, envlist, envsecret, envstr
+from debateproject.env import APP_ENV_VARS, ensure_dir, envbool, envfloat, envint, envlist, envsecret, envstr
 
 # LiteLLM must never reach the internet: its price list and tokenizers come from the package.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -13,6 +13,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(envstr("ARENA_VAR_DIR", str(BASE_DIR / "var")))
+# Made here, before anything needs it: the SQLite file, the secret key, the local model and its log live in it,
+# and every entry point (manage.py, daphne, pytest) loads these settings first, whatever the secret's source.
+ensure_dir("ARENA_VAR_DIR", VAR_DIR)
 APP_ENV_VARS.add("SECRET_KEY")
 
 SECRET_KEY = envsecret("DJANGO_SECRET_KEY", VAR_DIR / "secret_key")
@@ -73,8 +76,14 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # a file on this machine: nothing to save by keeping it open
-    # Debates write from a background task while pages read: wait for the lock instead of failing.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    # Debates write from background tasks while requests write too, each on a connection of its own. A transaction
+    # that begins by reading and then writes fails at once with "database is locked" when another connection
+    # writes, whatever the busy timeout: so every transaction takes the write lock when it begins (IMMEDIATE) and
+    # waits for it up to the timeout. WAL lets readers carry on beside the writer; NORMAL is safe with WAL.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE", "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
     # A file, not memory, so that tests can run the real commands in a second process against it.
     # One per test run, so that two runs side by side never share a file.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}

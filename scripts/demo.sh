@@ -23,10 +23,10 @@ step "set up the app (install, migrate, seed, admin login)" \
   "Check that python3.11 and pip can reach the package index, then run 'make setup' to see the full output." \
   make -s setup
 step "install the local model (llama.cpp server and Gemma 3 270M; the first time compiles for 4 to 9 minutes)" \
-  "Check that gcc, g++ and cmake can build (apt-get install build-essential), then run 'make local-model'." \
+  "The lines above say which part failed: a compiler error needs gcc, g++ and cmake (apt-get install build-essential cmake); a server that cannot run says why and what to run. Then 'make local-model' again." \
   make -s local-model
 step "start the local model server on 127.0.0.1:$LLM_PORT" \
-  "See var/local-llm.log; another program may hold the port: set ARENA_LOCAL_LLM_PORT to a free one." \
+  "The error above says what happened and what to run: a port in use (set ARENA_LOCAL_LLM_PORT to a free one), or how llama-server ended (var/local-llm.log has its whole log)." \
   $PY manage.py local_llm start --port "$LLM_PORT"
 step "run a debate between two local seats with a local judge" \
   "The local model server may have stopped: 'python manage.py local_llm status', and var/local-llm.log." \

@@ -12,9 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 from django.conf import settings
+from providers.tests.subprocess_env import current_database_url
 
 DAPHNE = Path(sys.executable).parent / "daphne"
 START_TIMEOUT_SECONDS = 30
+LOG_TAIL_LINES = 200
 
 
 def free_port() -> int:
@@ -36,15 +38,20 @@ def api_live_server(transactional_db, provider_key) -> Iterator[str]:
 def daphne_on_test_db() -> Iterator[tuple[str, subprocess.Popen]]:
     """daphne on the test database: its base URL and its process, stopped (SIGTERM) on the way out."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+    env = {**os.environ, "DATABASE_URL": current_database_url(),
            "DJANGO_SETTINGS_MODULE": "debateproject.settings", "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen([str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "debateproject.asgi:application"],
                                   cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        serving = failed = False
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_until_healthy(server, url, log)
+            serving = True
             yield url, server
+        except BaseException:  # the test failed (or was interrupted) while the server ran: shown below
+            failed = serving  # a failed start already carries the log in its message
+            raise
         finally:
             server.terminate()
             try:
@@ -52,6 +59,8 @@ def daphne_on_test_db() -> Iterator[tuple[str, subprocess.Popen]]:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+            if failed:  # a 500 answers "it has been logged": its traceback is only here
+                print(f"daphne's log (last {LOG_TAIL_LINES} lines):\n{_tail(log)}")
 
 
 def _wait_until_healthy(server: subprocess.Popen, url: str, log) -> None:
@@ -65,5 +74,9 @@ def _wait_until_healthy(server: subprocess.Popen, url: str, log) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.1)
+    pytest.fail(f"daphne did not answer on {url} (exit code {server.poll()}):\n{_tail(log)}")
+
+
+def _tail(log) -> str:
     log.seek(0)
-    pytest.fail(f"daphne did not answer on {url} (exit code {server.poll()}):\n{log.read().decode(errors='replace')}")
+    return "\n".join(log.read().decode(errors="replace").splitlines()[-LOG_TAIL_LINES:])

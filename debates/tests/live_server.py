@@ -11,9 +11,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from providers.tests.servers import FakeOpenAIServer
+from providers.tests.subprocess_env import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 DAPHNE = ROOT / ".venv" / "bin" / "daphne"
@@ -34,12 +34,12 @@ def free_port() -> int:
 class LiveServer:
     """`daphne debateproject.asgi:application` in a subprocess, on the test database."""
 
-    def __init__(self, database: str, log: Path) -> None:
+    def __init__(self, database_url: str, log: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         env = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-        env.update({"DATABASE_URL": f"sqlite:///{database}", "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        env.update({"DATABASE_URL": database_url, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
                     "ARENA_LLM_PREWARM": "true", PROVIDER_KEY_VAR: PROVIDER_KEY, "PYTHONUNBUFFERED": "1"})
         with log.open("wb") as out:
             self.process = subprocess.Popen(
@@ -74,9 +74,7 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def daphne_server(django_db_setup, tmp_path_factory):
     """The app on a free port, reading and writing the database the tests use (a file, see settings)."""
-    if connection.vendor != "sqlite":
-        pytest.skip("the browser tests share the SQLite test database file with a daphne subprocess")
-    server = LiveServer(connection.settings_dict["NAME"], tmp_path_factory.mktemp("daphne") / "daphne.log")
+    server = LiveServer(current_database_url(), tmp_path_factory.mktemp("daphne") / "daphne.log")
     print(f"daphne log: {server.log}")  # shown with a failing test's captured output
     try:
         server.wait_until_up()

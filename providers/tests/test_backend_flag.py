@@ -5,20 +5,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
 
 from providers.llm.factory import aclient_for, client_for
 from providers.llm.litellm_client import LiteLLMClient
 from providers.llm.openai_client import OpenAIClient
+from providers.tests.subprocess_env import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def manage(*args: str) -> str:
     """Run a management command in its own process, as an operator would, against the test database."""
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}"}
+    env = {**os.environ, "DATABASE_URL": current_database_url()}
     done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60, check=True)
     return done.stdout
@@ -58,7 +58,7 @@ def test_status_reports_the_backend_and_whether_it_is_pinned():
     env_pinned = subprocess.run(
         [sys.executable, "manage.py", "llm_backend", "status"], cwd=ROOT, capture_output=True, text=True,
         env={**os.environ, "ARENA_LLM_BACKEND": "litellm",
-             "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}"}, check=True,
+             "DATABASE_URL": current_database_url()}, check=True,
     ).stdout
     assert "backend: litellm" in env_pinned
     assert "pinned by ARENA_LLM_BACKEND" in env_pinned
@@ -74,8 +74,9 @@ def test_a_pin_wins_over_the_database(model_on, openai_server):
         assert isinstance(client_for(model), LiteLLMClient)
 
 
+@pytest.mark.django_db(transaction=True)  # committed: the command reads the database from its own process
 def test_the_command_does_not_import_litellm():
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}"}
+    env = {**os.environ, "DATABASE_URL": current_database_url()}
     done = subprocess.run([sys.executable, "-X", "importtime", "manage.py", "llm_backend", "status"], cwd=ROOT,
                           env=env, capture_output=True, text=True, check=True)
 

@@ -73,7 +73,7 @@ def test_it_shows_the_servers_last_log_lines_when_it_cannot_start(tmp_path, sett
         run("start", "--port", str(free_port()))
 
     message = str(failure.value)
-    assert "waiting for /health: llama-server exited while starting" in message
+    assert "waiting for /health: llama-server exited with status 1 while starting" in message
     assert "local-llm.log" in message and "failed to load model" in message
     assert not local_llm.pid_path().exists()
 

@@ -6,11 +6,12 @@ from providers import local_llm
 
 
 class Command(BaseCommand):
-    help = ("Run the embedded local model: start | stop | status. `start` also adds it to the catalog as "
-            f"{local_llm.MODEL_DISPLAY_NAME!r}. Install it first with `make local-model`.")
+    help = ("Run the embedded local model: start | stop | status | check. `start` also adds it to the catalog as "
+            f"{local_llm.MODEL_DISPLAY_NAME!r}; `check` proves the installed server runs on this machine (exit "
+            "status 3 when it cannot: rebuild it). Install it first with `make local-model`.")
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("action", choices=["start", "stop", "status"])
+        parser.add_argument("action", choices=["start", "stop", "status", "check"])
         parser.add_argument("--port", type=int, default=None,
                             help="Port for llama-server (default: ARENA_LOCAL_LLM_PORT, else 8080).")
 
@@ -21,7 +22,8 @@ class Command(BaseCommand):
         try:
             getattr(self, f"_{action}")(port)
         except local_llm.LocalLLMError as exc:
-            raise CommandError(f"local_llm {action} failed while {exc}") from None
+            cannot_run = isinstance(exc, local_llm.BinaryCannotRun)  # `make local-model` rebuilds on status 3
+            raise CommandError(f"local_llm {action} failed while {exc}", returncode=3 if cannot_run else 1) from None
 
     def _start(self, port: int) -> None:
         server = local_llm.start(port)
@@ -46,3 +48,9 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(
                 f"Local model is running (pid {server.pid}) on port {server.port} but /health does not answer "
                 f"200; see {local_llm.log_path()}"))
+
+    def _check(self, port: int) -> None:
+        result = local_llm.self_test()
+        self.stdout.write(self.style.SUCCESS(
+            f"llama-server runs on this machine: healthy after {result.healthy_after_seconds:.1f} s, one token in "
+            f"{result.one_token_ms:.0f} ms ({result.binary})"))
