@@ -4,6 +4,7 @@ The database is the record and events are notifications: every event's state cha
 committed together before the event is sent, so a snapshot read at any moment matches some `seq`
 exactly and a client that applies the events after it is whole.
 """
+import asyncio
 import inspect
 import json
 import time
@@ -29,10 +30,22 @@ def envelope(debate_id: int, seq: int, event_type: str, payload: dict) -> dict:
             "ts": datetime.now(timezone.utc).isoformat(), "payload": payload}
 
 
+# Events being sent, held here because the event loop holds tasks only weakly.
+_sending: set[asyncio.Task] = set()
+
+
 async def send_to_group(debate_id: int, event: dict) -> None:
     # Serialized once here, not once per watcher: with many watchers JSON encoding was most of the work.
-    await get_channel_layer().group_send(group_name(debate_id), {"type": "debate.event", "seq": event["seq"],
-                                                                 "json": json.dumps(event)})
+    message = {"type": "debate.event", "seq": event["seq"], "json": json.dumps(event)}
+    # Sent by a task of its own, awaited through a shield, so that cancelling the caller (a debate's cancel, the
+    # server stopping) always reaches it. channels-redis writes through redis-py's asyncio.wait_for, and on
+    # Python 3.11 a wait_for whose write completes just as its task is cancelled drops the cancel
+    # (cpython#86296): the debate answered "cancel accepted" and spoke on to its end. The event is committed
+    # already, so it is still sent.
+    sending = asyncio.ensure_future(get_channel_layer().group_send(group_name(debate_id), message))
+    _sending.add(sending)
+    sending.add_done_callback(_sending.discard)
+    await asyncio.shield(sending)
 
 
 Change = Callable[[], object]  # writes rows; a dict it returns is added to the payload

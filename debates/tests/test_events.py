@@ -1,7 +1,11 @@
-"""Delta coalescing: few events per turn, however slow sending is, and offsets a client can check."""
+"""Delta coalescing: few events per turn, however slow sending is, and offsets a client can check; and a debate
+cancelled while it publishes an event stops."""
+import asyncio
 from types import SimpleNamespace
 
-from debates.events import DELTA_INTERVAL_SECONDS, DeltaBuffer
+import pytest
+
+from debates.events import DELTA_INTERVAL_SECONDS, DeltaBuffer, envelope, send_to_group
 
 
 class SlowEvents:
@@ -45,3 +49,33 @@ async def test_each_delta_says_where_its_text_starts_in_code_points():
     for i, event in enumerate(sent):
         before = "".join(e["text"] for e in sent[:i])
         assert event["offset"] == len(before)
+
+
+class CancelledAsItWrites:
+    """A channel layer that writes as channels-redis does (redis-py: asyncio.wait_for around the socket write),
+    and whose write completes just as the publisher is cancelled: what a debate's cancel did under Redis."""
+
+    def __init__(self) -> None:
+        self.publisher: asyncio.Task | None = None
+        self.sent = asyncio.Event()
+
+    async def group_send(self, group: str, message: dict) -> None:
+        async def write() -> None:
+            self.publisher.cancel()
+
+        await asyncio.wait_for(write(), timeout=15)
+        self.sent.set()
+
+
+async def test_a_debate_cancelled_while_it_publishes_an_event_stops(monkeypatch):
+    layer = CancelledAsItWrites()
+    monkeypatch.setattr("debates.events.get_channel_layer", lambda: layer)
+
+    async def publish_then_carry_on() -> str:
+        layer.publisher = asyncio.current_task()
+        await send_to_group(1, envelope(1, 1, "turn.delta", {"text": "so"}))
+        return "carried on"  # a runner whose cancel was lost speaks on to the end of its debate
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.create_task(publish_then_carry_on())
+    await asyncio.wait_for(layer.sent.wait(), timeout=1)  # the event, committed already, still goes out
