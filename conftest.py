@@ -12,13 +12,17 @@ PROVIDER_KEY_VAR = "FAKE_PROVIDER_API_KEY"
 PROVIDER_KEY = "sk-test-0123456789abcdef-secret"
 
 
-@pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
-    """No reused connections in the test process: a worker thread's connection (database_sync_to_async) would
-    otherwise outlive the run and keep PostgreSQL from dropping the test database."""
-    from django.db import connections
+@pytest.fixture(scope="session", autouse=True)
+def no_connection_outlives_the_run(django_db_setup, django_db_blocker):
+    """PostgreSQL refuses to drop a database that a session still uses, and worker threads of the async tests
+    (Django's async ORM, database_sync_to_async) keep theirs open: end them before the test database goes."""
+    yield
+    from django.db import connection
 
-    connections["default"].settings_dict["CONN_MAX_AGE"] = 0
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = %s AND pid <> pg_backend_pid()", [connection.settings_dict["NAME"]])
 
 
 @pytest.fixture
