@@ -1,4 +1,5 @@
 """Fixtures shared by every test tier: real local servers that speak the providers' wire protocols."""
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,16 @@ pytest_plugins = ["providers.tests.local_llm_fixtures"]
 
 PROVIDER_KEY_VAR = "FAKE_PROVIDER_API_KEY"
 PROVIDER_KEY = "sk-test-0123456789abcdef-secret"
+
+
+# Retries back off for a few milliseconds in tests (also in the servers and commands they start), not seconds:
+# how long to wait is tenacity's arithmetic, tested on its own; how many calls a fault costs is what tests count.
+os.environ["ARENA_LLM_RETRY_BACKOFF"] = "0.01"
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(settings):
+    settings.LLM_RETRY_BACKOFF_SECONDS = 0.01
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -127,6 +127,12 @@ LLM_BACKEND_PIN = envstr("ARENA_LLM_BACKEND", "")
 # A whole call may take this long; a stream must produce its first chunk, and each next one, sooner.
 LLM_TIMEOUT_SECONDS = envfloat("ARENA_LLM_TIMEOUT", 120.0)
 LLM_FIRST_CHUNK_TIMEOUT_SECONDS = envfloat("ARENA_LLM_FIRST_CHUNK_TIMEOUT", 30.0)
+# Failures that retrying can fix (429, 5xx, timeouts, a cut stream) are retried this many times per call (a model
+# row may say otherwise), after an exponential backoff with jitter from this many seconds, at most 8 s; a
+# provider's Retry-After is honoured up to the cap.
+LLM_RETRIES = envint("ARENA_LLM_RETRIES", 2)
+LLM_RETRY_BACKOFF_SECONDS = envfloat("ARENA_LLM_RETRY_BACKOFF", 0.5)
+LLM_RETRY_AFTER_CAP_SECONDS = envfloat("ARENA_LLM_RETRY_AFTER_CAP", 30.0)
 # The port of the embedded llama.cpp server that `manage.py local_llm start` runs.
 LOCAL_LLM_PORT = envint("ARENA_LOCAL_LLM_PORT", 8080)
 

@@ -112,6 +112,17 @@ class DeltaBuffer:
         if self.clock() - self.last_flush >= DELTA_INTERVAL_SECONDS:
             await self.flush()
 
+    async def reset(self, reason: str) -> None:
+        """The attempt streaming this turn broke and another one follows: what was shown so far is void."""
+        self.sent, self.pending = "", []
+        turn_id = self.turn.pk
+        await self.events.emit(
+            "turn.reset", {"turn_id": turn_id, "seat_id": self.turn.seat_id, "round": self.turn.round,
+                           "reason": reason},
+            lambda: Turn.objects.filter(pk=turn_id).update(text=""),
+        )
+        self.last_flush = self.clock()
+
     async def flush(self) -> None:
         if not self.pending:
             return

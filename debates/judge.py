@@ -6,7 +6,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from providers.llm.base import BaseLLMClient
+from providers.llm import gateway
+from providers.models import LLMModel
 
 from debates.prompts import SeatView, SpokenTurn, judge_messages, judge_repair_messages
 
@@ -33,7 +34,7 @@ class ParsedVerdict:
 @dataclass
 class JudgeOutcome:
     raw_text: str
-    answered_by: str
+    answer: gateway.Answer  # the last call's: which row answered it (the judge or a fallback), and why
     verdict: ParsedVerdict | None = None
     parse_error: str = ""
     repaired: bool = False
@@ -99,21 +100,22 @@ def verdict_token_budget(seat_count: int) -> int:
     return 200 + 100 * seat_count
 
 
-async def ask_judge(client: BaseLLMClient, *, topic: str, seats: list[SeatView],
+async def ask_judge(model: LLMModel, *, topic: str, seats: list[SeatView],
                     transcript: list[SpokenTurn]) -> JudgeOutcome:
-    """One request, one repair request if needed. LLMError propagates to the caller."""
+    """One request, one repair request if needed; the gateway retries and falls back. LLMError propagates."""
     positions = [seat.position for seat in seats]
     messages = judge_messages(topic=topic, seats=seats, transcript=transcript)
     max_tokens = verdict_token_budget(len(seats))
-    first = await client.send_message(messages, temperature=0.0, max_tokens=max_tokens)
+    first = await gateway.answer(model, messages, temperature=0.0, max_tokens=max_tokens)
     try:
-        return JudgeOutcome(raw_text=first.text, answered_by=first.model, verdict=parse_verdict(first.text, positions))
+        return JudgeOutcome(raw_text=first.result.text, answer=first,
+                            verdict=parse_verdict(first.result.text, positions))
     except InvalidVerdict as problem:
         first_problem = str(problem)
-    second = await client.send_message(judge_repair_messages(messages, first.text, first_problem),
-                                       temperature=0.0, max_tokens=max_tokens)
+    second = await gateway.answer(model, judge_repair_messages(messages, first.result.text, first_problem),
+                                  temperature=0.0, max_tokens=max_tokens)
     try:
-        verdict = parse_verdict(second.text, positions)
+        verdict = parse_verdict(second.result.text, positions)
     except InvalidVerdict as problem:
-        return JudgeOutcome(raw_text=second.text, answered_by=second.model, parse_error=str(problem))
-    return JudgeOutcome(raw_text=second.text, answered_by=second.model, verdict=verdict, repaired=True)
+        return JudgeOutcome(raw_text=second.result.text, answer=second, parse_error=str(problem))
+    return JudgeOutcome(raw_text=second.result.text, answer=second, verdict=verdict, repaired=True)

@@ -147,7 +147,10 @@ class Turn(models.Model):
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     cost_usd = models.FloatField(null=True, blank=True)
-    answered_by = models.CharField("model that answered", max_length=200, blank=True)
+    answered_by = models.CharField("model that answered", max_length=200, blank=True)  # as the provider named it
+    answered_by_model = models.ForeignKey(LLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                          help_text="The catalog row that answered: the seat's model or a fallback.")
+    fallback_reason = models.TextField(blank=True, help_text="Why the seat's model did not answer, when a fallback did.")
     error_kind = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)
     started_at = models.DateTimeField(default=timezone.now)
@@ -168,6 +171,8 @@ class Verdict(models.Model):
     debate = models.OneToOneField(Debate, on_delete=models.CASCADE, related_name="verdict")
     judge_model = models.ForeignKey(LLMModel, null=True, on_delete=models.SET_NULL, related_name="+")
     answered_by = models.CharField(max_length=200, blank=True)
+    answered_by_model = models.ForeignKey(LLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    fallback_reason = models.TextField(blank=True)
     raw_text = models.TextField(blank=True)
     parsed = models.BooleanField(default=False)
     parse_error = models.TextField(blank=True)

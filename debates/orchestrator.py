@@ -14,9 +14,8 @@ from debates.events import DeltaBuffer, EventStream, Listener
 from debates.models import Debate, DebateStatus, Seat, SeatScore, Turn, TurnStatus, Verdict
 from debates.prompts import SeatView, SpokenTurn, seat_messages
 from debates.snapshot import turn_dict, verdict_dict
-from providers.llm.base import LLMResult
+from providers.llm import gateway
 from providers.llm.errors import LLMError
-from providers.llm.factory import aclient_for
 from providers.models import LLMModel
 
 logger = logging.getLogger("debates.orchestrator")
@@ -87,15 +86,16 @@ class DebateRunner:
         buffer = DeltaBuffer(self.events, turn)
         try:
             model = await _fresh_model(seat.model_id)  # an admin's edit applies from the next turn
-            client = await aclient_for(model)
             messages = seat_messages(topic=plan.debate.topic, seat=_view(seat), round_number=round_number,
                                      rounds=plan.debate.rounds, transcript=plan.transcript,
                                      context_window=model.context_window, max_tokens=seat.max_tokens)
-            result = None
-            async for item in client.stream_message(messages, temperature=seat.temperature,
+            answer = None
+            async for item in gateway.stream_answer(model, messages, temperature=seat.temperature,
                                                     max_tokens=seat.max_tokens):
-                if isinstance(item, LLMResult):
-                    result = item
+                if isinstance(item, gateway.Answer):
+                    answer = item
+                elif isinstance(item, gateway.StreamReset):
+                    await buffer.reset(item.reason)
                 else:
                     await buffer.add(item)
             await buffer.flush()
@@ -106,9 +106,9 @@ class DebateRunner:
                                                    "retryable": error.retryable},
                                    lambda: _fail_turn(turn.pk, buffer.text, kind, message))
             raise DebateStopped(_reason(f"{seat.display_name}'s turn in round {round_number}", error)) from error
-        await self._complete_turn(turn, result)
+        await self._complete_turn(turn, answer)
         plan.transcript.append(SpokenTurn(round=round_number, speaker=seat.display_name, stance=seat.stance,
-                                          text=result.text))
+                                          text=answer.result.text))
 
     async def _start_turn(self, seat: Seat, round_number: int) -> Turn:
         holder: list[Turn] = []
@@ -120,7 +120,8 @@ class DebateRunner:
                 defaults={"debate_id": self.debate_id, "status": TurnStatus.STREAMING, "text": "",
                           "error_kind": "", "error_message": "", "started_at": timezone.now(),
                           "completed_at": None, "prompt_tokens": None, "completion_tokens": None,
-                          "latency_ms": None, "cost_usd": None, "answered_by": ""})
+                          "latency_ms": None, "cost_usd": None, "answered_by": "", "answered_by_model": None,
+                          "fallback_reason": ""})
             holder.append(turn)
             return {"turn": turn_dict(turn)}
 
@@ -128,10 +129,12 @@ class DebateRunner:
                                                 "display_name": seat.display_name}, reset)
         return holder[0]
 
-    async def _complete_turn(self, turn: Turn, result: LLMResult) -> None:
+    async def _complete_turn(self, turn: Turn, answer: gateway.Answer) -> None:
+        result = answer.result
         turn.status, turn.text, turn.completed_at = TurnStatus.COMPLETED, result.text, timezone.now()
         turn.prompt_tokens, turn.completion_tokens = result.prompt_tokens, result.completion_tokens
         turn.latency_ms, turn.cost_usd, turn.answered_by = result.latency_ms, result.cost_usd, result.model
+        turn.answered_by_model, turn.fallback_reason = answer.model, answer.fallback_reason
         await self.events.emit("turn.completed", turn_dict(turn), turn.save)
 
     # ---- the verdict --------------------------------------------------------------------------
@@ -140,8 +143,7 @@ class DebateRunner:
                                lambda: _set_debate(self.debate_id, status=DebateStatus.JUDGING))
         model = await _fresh_model(plan.debate.judge_model_id)
         try:
-            client = await aclient_for(model)
-            outcome = await judge.ask_judge(client, topic=plan.debate.topic, seats=[_view(s) for s in plan.seats],
+            outcome = await judge.ask_judge(model, topic=plan.debate.topic, seats=[_view(s) for s in plan.seats],
                                             transcript=plan.transcript)
         except LLMError as error:
             raise DebateStopped(_reason(f"The judge ({model.litellm_model_name})", error)) from error
@@ -222,7 +224,8 @@ def _save_verdict(plan: DebatePlan, model: LLMModel, outcome: judge.JudgeOutcome
     parsed = outcome.verdict
     Verdict.objects.filter(debate_id=plan.debate.pk).delete()  # a resumed debate is judged afresh
     verdict = Verdict.objects.create(
-        debate_id=plan.debate.pk, judge_model=model, answered_by=outcome.answered_by, raw_text=outcome.raw_text,
+        debate_id=plan.debate.pk, judge_model=model, answered_by=outcome.answer.result.model,
+        answered_by_model=outcome.answer.model, fallback_reason=outcome.answer.fallback_reason, raw_text=outcome.raw_text,
         parsed=parsed is not None, parse_error=outcome.parse_error, repaired=outcome.repaired,
         summary=parsed.summary if parsed else "", winner=seats[parsed.winner] if parsed else None,
         key_arguments=parsed.key_arguments if parsed else [],

@@ -103,7 +103,11 @@ class TurnOut(Schema):
     completion_tokens: int | None
     latency_ms: int | None
     cost_usd: float | None
-    answered_by: str
+    answered_by: str = Field(description="The model that answered, as its provider named it.")
+    answered_by_model_id: int | None = Field(description="The catalog row that answered: the seat's model or one "
+                                             "of its fallbacks.")
+    answered_by_model: str | None
+    fallback_reason: str = Field(description="Why the seat's model did not answer, when a fallback did; else empty.")
     error_kind: str
     error_message: str
     started_at: datetime | None
@@ -127,6 +131,9 @@ class VerdictOut(Schema):
     parse_error: str
     judge_model: str | None
     answered_by: str
+    answered_by_model_id: int | None
+    answered_by_model: str | None
+    fallback_reason: str = Field(description="Why the judge model did not answer, when a fallback did; else empty.")
 
 
 class TotalsOut(Schema):

@@ -14,6 +14,7 @@ def turn_dict(turn: Turn) -> dict:
     return {"id": turn.pk, "seat_id": turn.seat_id, "round": turn.round, "status": turn.status, "text": turn.text,
             "prompt_tokens": turn.prompt_tokens, "completion_tokens": turn.completion_tokens,
             "latency_ms": turn.latency_ms, "cost_usd": turn.cost_usd, "answered_by": turn.answered_by,
+            **answered_by(turn),
             "error_kind": turn.error_kind, "error_message": turn.error_message,
             "started_at": turn.started_at.isoformat() if turn.started_at else None,
             "completed_at": turn.completed_at.isoformat() if turn.completed_at else None}
@@ -25,7 +26,14 @@ def verdict_dict(verdict: Verdict) -> dict:
             "scores": [{"seat_id": s.seat_id, "score": s.score, "reasoning": s.reasoning} for s in verdict.scores.all()],
             "raw_text": verdict.raw_text, "parse_error": verdict.parse_error,
             "judge_model": verdict.judge_model.litellm_model_name if verdict.judge_model_id else None,
-            "answered_by": verdict.answered_by}
+            "answered_by": verdict.answered_by, **answered_by(verdict)}
+
+
+def answered_by(row: Turn | Verdict) -> dict:
+    """Which catalog row answered (the one asked, or a fallback for it) and why the ones before it did not."""
+    model = row.answered_by_model if row.answered_by_model_id else None
+    return {"answered_by_model_id": row.answered_by_model_id,
+            "answered_by_model": model.litellm_model_name if model else None, "fallback_reason": row.fallback_reason}
 
 
 def debate_dict(debate: Debate) -> dict:
@@ -43,8 +51,9 @@ def debate_snapshot(debate_id: int) -> dict:
     """Everything said so far, including the text of a turn in progress, as of `last_seq`."""
     debate = Debate.objects.select_related("judge_model__provider").get(pk=debate_id)
     seats = list(debate.seats.select_related("model__provider", "persona"))
-    turns = list(debate.turns.all())
-    verdict = Verdict.objects.filter(debate=debate).select_related("judge_model__provider").first()
+    turns = list(debate.turns.select_related("answered_by_model__provider"))
+    verdict = (Verdict.objects.filter(debate=debate)
+               .select_related("judge_model__provider", "answered_by_model__provider").first())
     return {"debate": debate_dict(debate), "seats": [seat_dict(s) for s in seats],
             "turns": [turn_dict(t) for t in turns], "verdict": verdict_dict(verdict) if verdict else None,
             "last_seq": debate.last_seq}

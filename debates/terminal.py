@@ -36,9 +36,14 @@ class TerminalPrinter:
     def on_turn_delta(self, payload: dict) -> None:
         self.write(payload["text"])
 
+    def on_turn_reset(self, payload: dict) -> None:
+        self.write(f"\n  [the attempt broke ({payload['reason']}); the turn starts again]\n")
+
     def on_turn_completed(self, payload: dict) -> None:
         tokens = payload["completion_tokens"]
         self.write(f"\n  ({tokens if tokens is not None else '?'} tokens, {payload['latency_ms']} ms)\n")
+        if payload.get("fallback_reason"):
+            self.write(f"  (answered by {payload['answered_by_model']} as a fallback: {payload['fallback_reason']})\n")
 
     def on_turn_failed(self, payload: dict) -> None:
         self.write(f"\n  !! turn failed ({payload['error_kind']}): {payload['error']}\n")

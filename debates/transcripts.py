@@ -58,7 +58,7 @@ def as_markdown(snapshot: dict) -> str:
         for turn in turns:
             seat = seats[turn["seat_id"]]
             lines += ["", f"### {seat['display_name']} ({seat['stance']})", "", turn["text"].strip() or "*(nothing)*"]
-            if note := _turn_note(turn):
+            if note := _turn_note(turn, seat):
                 lines += ["", f"*{note}*"]
     lines += ["", "## Verdict", "", *_markdown_verdict(snapshot["verdict"], seats)]
     return "\n".join(lines).rstrip() + "\n"
@@ -67,9 +67,10 @@ def as_markdown(snapshot: dict) -> str:
 def _markdown_verdict(verdict: dict | None, seats: dict) -> list[str]:
     if verdict is None:
         return ["*No verdict yet.*"]
+    fallback = [f"*{fallback_note(verdict, verdict['judge_model'])}*"] if verdict["fallback_reason"] else []
     if not verdict["parsed"]:
         return [f"*The judge's answer could not be read: {verdict['parse_error']}*", "",
-                *_fenced(verdict["raw_text"].strip())]
+                *_fenced(verdict["raw_text"].strip()), *fallback]
     winner = _name(seats, verdict["winner_seat_id"])
     lines = [f"**Winner: {winner}**", ""] if winner else []
     lines += [verdict["summary"], "", "| Seat | Score | Reasoning |", "|---|---|---|"]
@@ -77,7 +78,7 @@ def _markdown_verdict(verdict: dict | None, seats: dict) -> list[str]:
               for score in verdict["scores"]]
     if verdict["key_arguments"]:
         lines += ["", "Key arguments:", "", *(f"- {_one_line(argument)}" for argument in verdict["key_arguments"])]
-    return lines
+    return lines + ([""] + fallback if fallback else [])
 
 
 def _fenced(text: str) -> list[str]:
@@ -101,7 +102,7 @@ def as_text(snapshot: dict) -> str:
         for turn in turns:
             seat = seats[turn["seat_id"]]
             lines += ["", f"{seat['display_name']} ({seat['stance']}):", turn["text"].strip() or "(nothing)"]
-            if note := _turn_note(turn):
+            if note := _turn_note(turn, seat):
                 lines.append(f"[{note}]")
     lines += ["", "Verdict", "-------", *_text_verdict(snapshot["verdict"], seats)]
     return "\n".join(lines).rstrip() + "\n"
@@ -110,8 +111,10 @@ def as_text(snapshot: dict) -> str:
 def _text_verdict(verdict: dict | None, seats: dict) -> list[str]:
     if verdict is None:
         return ["No verdict yet."]
+    fallback = [f"[{fallback_note(verdict, verdict['judge_model'])}]"] if verdict["fallback_reason"] else []
     if not verdict["parsed"]:
-        return [f"The judge's answer could not be read: {verdict['parse_error']}", "", verdict["raw_text"].strip()]
+        return [f"The judge's answer could not be read: {verdict['parse_error']}", "", verdict["raw_text"].strip(),
+                *fallback]
     winner = _name(seats, verdict["winner_seat_id"])
     lines = [f"Winner: {winner}"] if winner else []
     lines += [verdict["summary"], "", "Scores:"]
@@ -119,7 +122,7 @@ def _text_verdict(verdict: dict | None, seats: dict) -> list[str]:
               for score in verdict["scores"]]
     if verdict["key_arguments"]:
         lines += ["", "Key arguments:", *(f"  - {_one_line(argument)}" for argument in verdict["key_arguments"])]
-    return lines
+    return lines + fallback
 
 
 # ---- shared --------------------------------------------------------------------------------------
@@ -141,12 +144,18 @@ def _name(seats: dict, seat_id: int | None) -> str:
     return seats[seat_id]["display_name"] if seat_id in seats else ""
 
 
-def _turn_note(turn: dict) -> str:
+def _turn_note(turn: dict, seat: dict) -> str:
+    if turn["status"] == "completed" and turn["fallback_reason"]:
+        return fallback_note(turn, seat["model"])
     if turn["status"] == "failed":
         return f"This turn failed ({turn['error_kind'] or 'error'}): {_one_line(turn['error_message'])}".rstrip(": ")
     if turn["status"] == "streaming":
         return "Still speaking when this was exported."
     return ""
+
+
+def fallback_note(answered: dict, asked_for: str) -> str:
+    return f"Answered by {answered['answered_by_model']}, fallback for {asked_for} ({_one_line(answered['fallback_reason'])})"
 
 
 def _one_line(text: str) -> str:

@@ -43,8 +43,9 @@ async def debate_new(request: HttpRequest) -> HttpResponse:
 def debate_detail(request: HttpRequest, debate_id: int) -> HttpResponse:
     debate = get_object_or_404(Debate.objects.select_related("judge_model__provider"), pk=debate_id)
     seats = list(debate.seats.select_related("model", "persona"))
-    turns = list(debate.turns.select_related("seat__model"))
-    verdict = (Verdict.objects.filter(debate=debate).select_related("winner")
+    turns = list(debate.turns.select_related("seat__model__provider", "answered_by_model__provider"))
+    verdict = (Verdict.objects.filter(debate=debate)
+               .select_related("winner", "judge_model__provider", "answered_by_model__provider")
                .prefetch_related("scores__seat").first())
     for seat in seats:
         seat.chip_state = _seat_state(debate, seat, turns, verdict)

@@ -4,7 +4,7 @@ from django.utils.text import Truncator
 
 from providers import connection_test
 from providers.llm.backend import backend_state
-from providers.models import GatewaySetting, LLMModel, Provider
+from providers.models import GatewaySetting, LLMModel, ModelFallback, Provider
 from providers.ollama import OllamaDiscoveryError, discover_ollama_models
 
 
@@ -43,6 +43,17 @@ class ProviderAdmin(BackendBannerMixin, admin.ModelAdmin):
                 self.message_user(request, str(result), messages.SUCCESS)
 
 
+class FallbackInline(admin.TabularInline):
+    """The models asked, in this order, when this one still fails after its retries."""
+
+    model = ModelFallback
+    fk_name = "model"
+    extra = 1
+    autocomplete_fields = ["fallback"]
+    verbose_name = "fallback"
+    verbose_name_plural = "fallbacks (asked in order when this model still fails after its retries)"
+
+
 @admin.register(LLMModel)
 class LLMModelAdmin(BackendBannerMixin, admin.ModelAdmin):
     list_display = ["display_name", "litellm_model_name", "provider", "pricing_tier", "recommended", "enabled",
@@ -57,9 +68,11 @@ class LLMModelAdmin(BackendBannerMixin, admin.ModelAdmin):
                            "recommended", "enabled"]}),
         ("Last connection test", {"fields": ["last_checked_at", "last_check_ok", "last_check_latency_ms",
                                              "last_check_error"]}),
+        ("Retries and timeouts", {"fields": ["max_retries", "timeout_seconds", "first_chunk_timeout_seconds"]}),
         ("Advanced", {"classes": ["collapse"],
                       "fields": ["api_base", "api_key_env_var", "context_window", "extra_params"]}),
     ]
+    inlines = [FallbackInline]
     actions = ["test_connection"]
 
     @admin.display(description="last check error")

@@ -1,4 +1,8 @@
 import os
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -86,6 +90,21 @@ class LLMModel(models.Model):
     )
     enabled = models.BooleanField(default=True)
 
+    # How hard a call tries; empty means the defaults in settings (ARENA_LLM_RETRIES, ARENA_LLM_TIMEOUT, ...).
+    max_retries = models.PositiveSmallIntegerField(
+        "retries", null=True, blank=True,
+        help_text="Extra attempts after a failure that retrying can fix (429, 5xx, timeouts, a cut stream); "
+        "empty: the default (ARENA_LLM_RETRIES).")
+    timeout_seconds = models.FloatField(
+        "call timeout (s)", null=True, blank=True, validators=[MinValueValidator(0.1)],
+        help_text="The whole call; empty: ARENA_LLM_TIMEOUT.")
+    first_chunk_timeout_seconds = models.FloatField(
+        "chunk timeout (s)", null=True, blank=True, validators=[MinValueValidator(0.1)],
+        help_text="The wait for a stream's first chunk and between chunks; empty: ARENA_LLM_FIRST_CHUNK_TIMEOUT.")
+    fallbacks = models.ManyToManyField(
+        "self", through="ModelFallback", through_fields=("model", "fallback"), symmetrical=False, blank=True,
+        related_name="fallback_for")
+
     # What the system measured the last time an admin tested the connection.
     last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_check_ok = models.BooleanField(null=True, editable=False)
@@ -128,12 +147,51 @@ class LLMModel(models.Model):
         """False when the row names a key variable that this process's environment does not set."""
         return not self.effective_key_env_var or self.read_api_key() is not None
 
+    @property
+    def retries(self) -> int:
+        return settings.LLM_RETRIES if self.max_retries is None else self.max_retries
+
+    @property
+    def call_timeout(self) -> float:
+        return self.timeout_seconds or settings.LLM_TIMEOUT_SECONDS
+
+    @property
+    def chunk_timeout(self) -> float:
+        return self.first_chunk_timeout_seconds or settings.LLM_FIRST_CHUNK_TIMEOUT_SECONDS
+
+    def answer_chain(self) -> list["LLMModel"]:
+        """This model, then its usable fallbacks in their order: who is asked, one after the other."""
+        links = self.fallback_links.filter(fallback__enabled=True, fallback__provider__enabled=True)
+        return [self, *(link.fallback for link in links.select_related("fallback__provider").order_by("position"))]
+
     def record_check(self, *, ok: bool, latency_ms: int | None, error: str = "") -> None:
         self.last_checked_at = timezone.now()
         self.last_check_ok = ok
         self.last_check_latency_ms = latency_ms
         self.last_check_error = error
         self.save(update_fields=["last_checked_at", "last_check_ok", "last_check_latency_ms", "last_check_error"])
+
+
+class ModelFallback(models.Model):
+    """One entry of a model's ordered fallback list: asked when the model still fails after its retries."""
+
+    model = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="fallback_links")
+    fallback = models.ForeignKey(LLMModel, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "fallback"], name="unique_fallback_per_model"),
+            models.CheckConstraint(condition=~models.Q(model=models.F("fallback")), name="fallback_is_another_model"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.fallback}"
+
+    def clean(self) -> None:
+        if self.model_id and self.model_id == self.fallback_id:
+            raise ValidationError({"fallback": "A model cannot be its own fallback."})
 
 
 class Backend(models.TextChoices):

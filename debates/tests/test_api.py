@@ -350,7 +350,7 @@ def snapshot(**changes) -> dict:
              {"id": 2, "position": 2, "display_name": "Bo | B", "stance": "against", "model_display_name": "Mistral",
               "model": "ollama/mistral"}]
     turn = {"round": 1, "prompt_tokens": None, "completion_tokens": None, "latency_ms": None, "cost_usd": None,
-            "error_kind": "", "error_message": ""}
+            "error_kind": "", "error_message": "", "answered_by_model": None, "fallback_reason": ""}
     turns = [{**turn, "seat_id": 1, "status": "completed", "text": "Cars choke cities.", "prompt_tokens": 10,
               "completion_tokens": 4, "latency_ms": 1500, "cost_usd": 0.0002},
              {**turn, "seat_id": 2, "status": "failed", "text": "Shops ne", "error_kind": "timeout",
@@ -371,7 +371,8 @@ def test_a_transcript_shows_failed_turns_and_a_missing_verdict():
 def test_a_transcript_shows_the_verdict_with_safe_table_cells():
     verdict = {"parsed": True, "summary": "Ada was clearer.", "winner_seat_id": 1, "key_arguments": ["congestion"],
                "scores": [{"seat_id": 1, "score": 8.0, "reasoning": "clear"},
-                          {"seat_id": 2, "score": 4.5, "reasoning": "cut off |\nmid-sentence"}]}
+                          {"seat_id": 2, "score": 4.5, "reasoning": "cut off |\nmid-sentence"}],
+               "judge_model": "openai/gpt-4o", "answered_by_model": None, "fallback_reason": ""}
 
     markdown = as_markdown(snapshot(verdict=verdict))
 
@@ -382,7 +383,8 @@ def test_a_transcript_shows_the_verdict_with_safe_table_cells():
 
 
 def test_an_unreadable_verdict_is_shown_raw_and_cannot_break_the_markdown():
-    verdict = {"parsed": False, "parse_error": "the reply holds no JSON object", "raw_text": "```\n# not a title"}
+    verdict = {"parsed": False, "parse_error": "the reply holds no JSON object", "raw_text": "```\n# not a title",
+               "judge_model": "openai/gpt-4o", "answered_by_model": None, "fallback_reason": ""}
 
     markdown = as_markdown(snapshot(verdict=verdict))
 

@@ -116,3 +116,32 @@ def test_model_output_is_shown_as_text_never_run(page, llm, person, debate_on):
     page.reload()  # the server-rendered page escapes it too
     assert page.locator("article.turn .turn-text").all_text_contents() == [XSS, XSS]
     assert page.evaluate("typeof window.__xss") == "undefined"
+
+
+def test_a_broken_stream_is_shown_reset_and_a_fallback_answer_says_so(page, llm, person, model_on):
+    from debates.services import SeatSpec, debate_create
+    from providers.models import ModelFallback
+    from providers.tests.servers import closed_port_server
+
+    speaking(llm, SPEECH, chunk_delay=0.1)
+    llm.enqueue_stream_cut(after_chunks=4, text="Broken words that never end")  # the fallback's first attempt
+    answering = model_on("openai", llm, model_name="answering")
+    down = model_on("openai", closed_port_server(), model_name="down", max_retries=0)
+    ModelFallback.objects.create(model=down, fallback=answering)
+    debate = debate_create(topic="Cities should ban cars", rounds=1, judge_model_id=answering.pk, created_by=person,
+                           seats=[SeatSpec(model_id=down.pk, stance="for", display_name="Ada"),
+                                  SeatSpec(model_id=answering.pk, stance="against", display_name="Grace")])
+    sign_in(page, "ada", PASSWORD)
+    page.goto(f"/debates/{debate.pk}/")
+    page.click("form[data-action=start] button")
+
+    first = page.locator("article.turn").first
+    first.locator(".turn-reset").wait_for(timeout=STARTUP_MS)  # while the new attempt streams
+    assert "The last attempt broke (provider error" in first.locator(".turn-reset").text_content()
+    assert "Broken words" not in first.locator(".turn-text").text_content()
+    page.locator(".verdict-card .winner").wait_for()
+    assert page.locator("article.turn .turn-text").all_text_contents() == [SPEECH, SPEECH]
+    note = f"Answered by openai/answering, fallback for openai/down (openai/down failed (unreachable)"
+    assert first.locator(".turn-fallback").text_content().startswith(note)
+    page.reload()  # the server-rendered page says the same
+    assert page.locator("article.turn").first.locator(".turn-fallback").text_content().startswith(note)

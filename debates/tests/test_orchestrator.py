@@ -2,6 +2,7 @@
 import asyncio
 
 import pytest
+from django.conf import settings
 from channels.db import database_sync_to_async
 
 from debates import services, tasks
@@ -115,7 +116,8 @@ async def test_a_failing_turn_fails_the_debate_with_the_reason_and_keeps_what_wa
                                                                                        openai_server):
     openai_server.responder = lambda body: "An argument."
     openai_server.enqueue_reply("The opening argument.")
-    openai_server.enqueue_error(500)
+    for _ in range(1 + settings.LLM_RETRIES):  # a fault that outlasts the retries
+        openai_server.enqueue_error(500)
     debate = await make(debate_on, openai_server, rounds=1)
 
     events = await run(debate.pk)
@@ -126,7 +128,7 @@ async def test_a_failing_turn_fails_the_debate_with_the_reason_and_keeps_what_wa
     assert debate.failure_reason.startswith("Seat2's turn in round 1 failed (provider error; resuming may help)")
     assert [(t.status, t.text) for t in turns][0] == ("completed", "The opening argument.")
     assert (turns[1].status, turns[1].error_kind) == ("failed", "provider_error")
-    assert len(openai_server.requests) == 2  # one call for the failing turn: no silent retries
+    assert len(openai_server.requests) == 1 + 1 + settings.LLM_RETRIES  # the failing turn: 1 + retries calls
     assert [e["type"] for e in events][-2:] == ["turn.failed", "debate.failed"]
 
 
@@ -152,9 +154,10 @@ async def test_it_resumes_after_an_interruption_without_duplicating_or_losing_tu
     openai_server.responder = lambda body: VALID_VERDICT if is_judge(body) else "An argument."
     openai_server.enqueue_reply("First.")
     openai_server.enqueue_reply("Second.")
-    openai_server.enqueue_stream_cut(after_chunks=1, text="Cut off in the middle of a sentence")
+    for _ in range(1 + settings.LLM_RETRIES):  # every attempt of the third turn dies mid-stream
+        openai_server.enqueue_stream_cut(after_chunks=1, text="Cut off in the middle of a sentence")
     debate = await make(debate_on, openai_server, rounds=2)
-    await run(debate.pk)  # the third turn dies mid-stream, as if the server had gone away
+    await run(debate.pk)  # as if the server had gone away
     before = {t.pk: t.text async for t in Turn.objects.filter(debate=debate, status="completed")}
 
     await database_sync_to_async(services.debate_mark_resumed)(debate_id=debate.pk)
@@ -169,7 +172,8 @@ async def test_it_resumes_after_an_interruption_without_duplicating_or_losing_tu
     assert {pk: text for pk, text in before.items()} == {
         t.pk: t.text async for t in Turn.objects.filter(pk__in=before)}
     assert events[0]["payload"] == {"resumed": True}
-    assert len(openai_server.requests) == 3 + 2 + 1  # two turns again (one was cut), then the judge
+    # two turns, the third's attempts, then two turns again (one was cut) and the judge
+    assert len(openai_server.requests) == 2 + (1 + settings.LLM_RETRIES) + 2 + 1
 
 
 async def _until(condition, timeout: float = 10.0) -> None:

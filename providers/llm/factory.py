@@ -1,8 +1,6 @@
 """A model row in, a client out: the only place that knows which class serves which row."""
 from importlib import import_module
 
-from django.conf import settings
-
 from providers.llm.backend import acurrent_backend, current_backend
 from providers.llm.base import BaseLLMClient, CallSettings
 from providers.llm.errors import LLMConfigurationError
@@ -16,9 +14,8 @@ _KEY_PLACEHOLDER_ROUTES = {"openai", "hosted_vllm", "openai_like"}
 _OLLAMA_ROUTES = {"ollama", "ollama_chat"}
 
 
-def call_settings() -> CallSettings:
-    return CallSettings(timeout=settings.LLM_TIMEOUT_SECONDS,
-                        first_chunk_timeout=settings.LLM_FIRST_CHUNK_TIMEOUT_SECONDS)
+def call_settings(model: LLMModel) -> CallSettings:
+    return CallSettings(timeout=model.call_timeout, first_chunk_timeout=model.chunk_timeout)
 
 
 def build_client(model: LLMModel, backend: str) -> BaseLLMClient:
@@ -29,7 +26,7 @@ def build_client(model: LLMModel, backend: str) -> BaseLLMClient:
         # Ollama silently cuts prompts at 2048 tokens unless told the context size.
         extra.setdefault("num_ctx", model.context_window)
     kwargs = dict(provider=route, api_base=model.effective_api_base, api_key=api_key, extra_params=extra,
-                  settings=call_settings())
+                  settings=call_settings(model))
     if backend == Backend.LEGACY:
         return _legacy_class(model)(model=model.litellm_model_name, **kwargs)
     from providers.llm.litellm_client import LiteLLMClient

@@ -87,6 +87,10 @@ class LiteLLMClient(BaseLLMClient):
         if finish_reason is None:
             # LiteLLM ends some cut streams quietly; a reply without its end is not a reply.
             raise LLMProviderError("the stream was cut before the model finished", model=self.model)
+        if not parts and usage is None:
+            # An unreadable stream (frames LiteLLM could not parse) also ends "normally", with nothing in it; a
+            # real reply, even an empty one, reports its token counts.
+            raise LLMProviderError("the stream carried no readable answer", model=self.model)
         yield self._result(text="".join(parts), model=answered_by, usage=usage,
                            hidden=getattr(response, "_hidden_params", {}) or {}, finish_reason=finish_reason)
 

@@ -15,6 +15,9 @@ def add_provider(admin_client, **changes):
     return admin_client.post("/admin/providers/provider/add/", {**PROVIDER_FORM, **changes})
 
 
+NO_FALLBACKS = {"fallback_links-TOTAL_FORMS": "0", "fallback_links-INITIAL_FORMS": "0"}  # the inline's formset
+
+
 def test_an_admin_adds_an_ollama_provider_and_model(admin_client):
     response = add_provider(admin_client)
     assert response.status_code == 302
@@ -23,6 +26,7 @@ def test_an_admin_adds_an_ollama_provider_and_model(admin_client):
     response = admin_client.post("/admin/providers/llmmodel/add/", {
         "provider": provider.pk, "model_name": "mistral", "display_name": "Mistral", "pricing_tier": "free",
         "enabled": "on", "context_window": 8192, "extra_params": "{}", "api_base": "", "api_key_env_var": "",
+        **NO_FALLBACKS,
     })
 
     assert response.status_code == 302

@@ -115,6 +115,12 @@
     head.append(h("span", "speaker", seat.display_name), h("span", "stance", seat.stance),
       h("span", "turn-meta", turnMeta(turn)));
     article.append(head, h("div", "turn-text", turn.text || ""));
+    if (turn.status === "streaming" && turn.reset_reason) {
+      article.append(h("p", "turn-reset", `The last attempt broke (${turn.reset_reason}); its text was dropped and the turn starts again.`));
+    }
+    if (turn.status === "completed" && turn.fallback_reason) {
+      article.append(h("p", "turn-fallback", fallbackNote(turn.answered_by_model, seat.model, turn.fallback_reason)));
+    }
     if (turn.status === "failed") {
       let message = "This turn failed";
       if (turn.error_kind) message += ` (${turn.error_kind})`;
@@ -122,6 +128,10 @@
       article.append(h("p", "turn-error", message));
     }
     return article;
+  }
+
+  function fallbackNote(answeredBy, askedFor, reason) {
+    return `Answered by ${answeredBy}, fallback for ${askedFor} (${reason})`;
   }
 
   function roundSection(number) {
@@ -210,6 +220,9 @@
     }
     const by = v.answered_by || v.judge_model || "the judge";
     card.append(h("p", "muted small", `Judged by ${by}${v.repaired ? " (after one repair request)" : ""}`));
+    if (v.fallback_reason) {
+      card.append(h("p", "verdict-fallback small", fallbackNote(v.answered_by_model, v.judge_model, v.fallback_reason)));
+    }
     return card;
   }
 
@@ -221,6 +234,9 @@
     card.append(h("h2", null, "Verdict"), title);
     if (v.parse_error) card.append(h("p", "parse-error", v.parse_error));
     card.append(h("p", "muted small", "The judge's raw answer:"), h("pre", "raw-text", v.raw_text || ""));
+    if (v.fallback_reason) {
+      card.append(h("p", "verdict-fallback small", fallbackNote(v.answered_by_model, v.judge_model, v.fallback_reason)));
+    }
     return card;
   }
 
@@ -292,6 +308,12 @@
     "turn.started": (p) => (p.turn ? putTurn(p.turn) : false),
     "turn.delta": (p) => applyDelta(p),
     "turn.completed": (p) => putTurn(p),
+    "turn.reset": (p) => {
+      const turn = state.turns.get(p.turn_id);
+      if (!turn) return false;
+      putTurn({ ...turn, text: "", reset_reason: p.reason });
+      return true;
+    },
     "turn.failed": (p) => {
       const turn = state.turns.get(p.turn_id);
       if (!turn) return false;

@@ -56,7 +56,7 @@ class Reply:
 
 @dataclass
 class _Outcome:
-    kind: str  # "reply" | "error" | "malformed" | "cut" | "hang"
+    kind: str  # "reply" | "error" | "malformed" | "cut" | "stall" | "hang"
     text: str | None = None
     status: int = 200
     message: str | None = None
@@ -308,6 +308,11 @@ class FakeLLMServer:
         ``text`` defaults to the responder's reply."""
         self._push(_Outcome("cut", text=text, after_chunks=after_chunks))
 
+    def enqueue_stall(self, after_chunks: int = 1, seconds: float = 5.0, text: str | None = None) -> None:
+        """Streaming: send ``after_chunks`` content deltas, then fall silent for ``seconds`` (or until
+        ``stop()``) and drop the connection. Non-streaming: silence, then a dropped connection."""
+        self._push(_Outcome("stall", text=text, after_chunks=after_chunks, seconds=seconds))
+
     def enqueue_hang(self, seconds: float = 5.0) -> None:
         """Sleep ``seconds`` (or until ``stop()``) and then answer from the responder."""
         self._push(_Outcome("hang", seconds=seconds))
@@ -395,6 +400,9 @@ class FakeLLMServer:
             return handler.end_stream()
         if outcome.kind == "cut" and not stream:
             return handler.abort()
+        if outcome.kind == "stall" and not stream:
+            self._stopped.wait(outcome.seconds)
+            return handler.abort()
 
         text = outcome.text
         if text is None:
@@ -410,12 +418,14 @@ class FakeLLMServer:
         for frame in self.stream_head(reply):
             handler.write_chunk(frame)
         for i, delta in enumerate(self.chunks(text)):
-            if outcome.kind == "cut" and i >= outcome.after_chunks:
+            if outcome.kind in ("cut", "stall") and i >= outcome.after_chunks:
                 break
             if i and self.chunk_delay:
                 time.sleep(self.chunk_delay)
             handler.write_chunk(self.stream_delta(reply, delta))
-        if outcome.kind == "cut":
+        if outcome.kind == "stall":
+            self._stopped.wait(outcome.seconds)
+        if outcome.kind in ("cut", "stall"):
             return handler.abort()
         for frame in self.stream_tail(reply):
             handler.write_chunk(frame)

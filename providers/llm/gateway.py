@@ -1,0 +1,122 @@
+"""A model row's answer: the one place that retries and falls back, for every route and backend.
+
+Callers ask for "this model's answer" and get one, with the row that gave it. Each row in the chain (the model,
+then its fallbacks in order) is tried with tenacity: only errors whose `retryable` is true are retried, at most
+`row.retries` times, after an exponential backoff with jitter or the provider's Retry-After (capped); tenacity
+never sleeps after the last attempt. A failing call therefore costs at most 1 + retries requests per row. When a
+row still fails, the next one answers with its own settings and key. A stream that breaks midway is dropped
+whole and asked again (a `StreamReset` tells the caller to discard what it showed), so a reply is always one
+model's complete answer, never a splice of two.
+"""
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from providers.llm.base import LLMResult, Message
+from providers.llm.errors import LLMError
+from providers.llm.factory import aclient_for
+from providers.models import LLMModel
+
+logger = logging.getLogger("providers.llm")
+MAX_BACKOFF_SECONDS = 8.0
+
+
+@dataclass
+class Answer:
+    result: LLMResult
+    model: LLMModel  # the row that answered: the one asked for, or one of its fallbacks
+    fallback_reason: str = ""  # why the rows before it did not answer; empty when the first one did
+
+
+@dataclass(frozen=True)
+class StreamReset:
+    """What was streamed so far is void: the attempt broke, and another attempt (or model) streams next."""
+
+    reason: str
+
+
+async def answer(model: LLMModel, messages: list[Message], **params) -> Answer:
+    failures: list[tuple[LLMModel, LLMError]] = []
+    for row in await _chain(model):
+        try:
+            async for attempt in _retrying(row):
+                with attempt:
+                    result = await (await aclient_for(row)).send_message(messages, **params)
+            return Answer(result=result, model=row, fallback_reason=_why(failures))
+        except LLMError as error:
+            failures.append((row, error))
+    raise _exhausted(failures)
+
+
+async def stream_answer(model: LLMModel, messages: list[Message], **params
+                        ) -> AsyncIterator[str | StreamReset | Answer]:
+    """Text deltas as they arrive, a StreamReset whenever an attempt that spoke is dropped, then one Answer."""
+    failures: list[tuple[LLMModel, LLMError]] = []
+    for row in await _chain(model):
+        try:
+            async for attempt in _retrying(row):
+                with attempt:
+                    spoke = False
+                    try:
+                        async for item in (await aclient_for(row)).stream_message(messages, **params):
+                            if isinstance(item, LLMResult):
+                                yield Answer(result=item, model=row, fallback_reason=_why(failures))
+                                return
+                            spoke = True
+                            yield item
+                    except LLMError as error:
+                        if spoke:  # at once, before any backoff: watchers drop the broken text now
+                            yield StreamReset(reason=f"{error.kind.replace('_', ' ')}: {error}")
+                        raise
+        except LLMError as error:
+            failures.append((row, error))
+    raise _exhausted(failures)
+
+
+# ---- the pieces --------------------------------------------------------------------------------
+@database_sync_to_async
+def _chain(model: LLMModel) -> list[LLMModel]:
+    return model.answer_chain()
+
+
+def _retrying(row: LLMModel) -> AsyncRetrying:
+    return AsyncRetrying(
+        stop=stop_after_attempt(1 + row.retries),
+        retry=retry_if_exception(lambda error: isinstance(error, LLMError) and error.retryable),
+        wait=_wait,
+        before_sleep=_log_retry,
+        reraise=True,  # the LLMError itself, not tenacity's RetryError
+    )
+
+
+def _wait(state: RetryCallState) -> float:
+    error = state.outcome.exception()
+    if error.retry_after is not None:
+        return min(error.retry_after, settings.LLM_RETRY_AFTER_CAP_SECONDS)
+    base = settings.LLM_RETRY_BACKOFF_SECONDS
+    return wait_exponential_jitter(initial=base, max=MAX_BACKOFF_SECONDS, jitter=base)(state)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception()
+    logger.info("llm_retry model=%s attempt=%d kind=%s wait=%.2fs", error.model, state.attempt_number, error.kind,
+                state.upcoming_sleep)
+
+
+def _why(failures: list[tuple[LLMModel, LLMError]]) -> str:
+    return "; ".join(f"{row.litellm_model_name} failed ({error.kind.replace('_', ' ')}): {error.message}"
+                     for row, error in failures)
+
+
+def _exhausted(failures: list[tuple[LLMModel, LLMError]]) -> LLMError:
+    """The last error, telling of every row that was asked when there was more than one."""
+    last = failures[-1][1]
+    if len(failures) == 1:
+        return last
+    error = type(last)(f"it and its fallbacks failed: {_why(failures)}", model=failures[0][0].litellm_model_name,
+                       status_code=last.status_code, retry_after=last.retry_after)
+    return error
