@@ -91,7 +91,7 @@ def _snapshot(debate_id: int) -> dict:
 def _detail(debate_id: int) -> dict:
     snapshot = _snapshot(debate_id)
     return {**snapshot["debate"], "seats": snapshot["seats"], "turns": snapshot["turns"],
-            "verdict": snapshot["verdict"], "totals": debate_totals(snapshot["turns"]),
+            "verdict": snapshot["verdict"], "totals": debate_totals(snapshot),
             "last_seq": snapshot["last_seq"]}
 
 

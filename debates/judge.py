@@ -38,6 +38,7 @@ class JudgeOutcome:
     verdict: ParsedVerdict | None = None
     parse_error: str = ""
     repaired: bool = False
+    cost_usd: float | None = None  # of every call the verdict took; None when one could not be priced
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -108,14 +109,17 @@ async def ask_judge(model: LLMModel, *, topic: str, seats: list[SeatView],
     max_tokens = verdict_token_budget(len(seats))
     first = await gateway.answer(model, messages, temperature=0.0, max_tokens=max_tokens)
     try:
-        return JudgeOutcome(raw_text=first.result.text, answer=first,
+        return JudgeOutcome(raw_text=first.result.text, answer=first, cost_usd=first.result.cost_usd,
                             verdict=parse_verdict(first.result.text, positions))
     except InvalidVerdict as problem:
         first_problem = str(problem)
     second = await gateway.answer(model, judge_repair_messages(messages, first.result.text, first_problem),
                                   temperature=0.0, max_tokens=max_tokens)
+    costs = (first.result.cost_usd, second.result.cost_usd)
+    outcome = JudgeOutcome(raw_text=second.result.text, answer=second,
+                           cost_usd=None if None in costs else sum(costs))
     try:
-        verdict = parse_verdict(second.result.text, positions)
+        outcome.verdict, outcome.repaired = parse_verdict(second.result.text, positions), True
     except InvalidVerdict as problem:
-        return JudgeOutcome(raw_text=second.result.text, answer=second, parse_error=str(problem))
-    return JudgeOutcome(raw_text=second.result.text, answer=second, verdict=verdict, repaired=True)
+        outcome.parse_error = str(problem)
+    return outcome

@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from providers.models import LLMModel
@@ -64,6 +65,10 @@ class Debate(models.Model):
     last_seq = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # The cost ledger: what the completed turns and the verdict cost (refresh_spend), and how many of those calls
+    # could not be priced (then the total is a lower bound, and says so).
+    spent_usd = models.FloatField(default=0.0)
+    unpriced_calls = models.PositiveIntegerField(default=0)
 
     objects = DebateQuerySet.as_manager()
 
@@ -104,6 +109,23 @@ class Debate(models.Model):
     def display_status(self) -> str:
         return "interrupted" if self.is_interrupted else self.status
 
+    def refresh_spend(self) -> dict:
+        """Recompute the ledger of the debate and of each seat from the rows that cost money; what changed."""
+        costs = {row["seat_id"]: row for row in self.turns.filter(status=TurnStatus.COMPLETED).values("seat_id")
+                 .annotate(spent=Sum("cost_usd", default=0.0), unpriced=Count("pk", filter=Q(cost_usd__isnull=True)))}
+        seats = []
+        for seat in self.seats.all():
+            row = costs.get(seat.pk, {"spent": 0.0, "unpriced": 0})
+            seat.spent_usd, seat.unpriced_calls = row["spent"], row["unpriced"]
+            seat.save(update_fields=["spent_usd", "unpriced_calls"])
+            seats.append({"seat_id": seat.pk, "spent_usd": seat.spent_usd, "unpriced_calls": seat.unpriced_calls})
+        verdict = Verdict.objects.filter(debate=self).values_list("cost_usd", flat=True).first()
+        judged = Verdict.objects.filter(debate=self).exists()
+        self.spent_usd = sum(seat["spent_usd"] for seat in seats) + (verdict or 0.0)
+        self.unpriced_calls = sum(seat["unpriced_calls"] for seat in seats) + (judged and verdict is None)
+        Debate.objects.filter(pk=self.pk).update(spent_usd=self.spent_usd, unpriced_calls=self.unpriced_calls)
+        return {"spent_usd": self.spent_usd, "unpriced_calls": self.unpriced_calls, "seats": seats}
+
 
 class Seat(models.Model):
     debate = models.ForeignKey(Debate, on_delete=models.CASCADE, related_name="seats")
@@ -115,6 +137,8 @@ class Seat(models.Model):
     model = models.ForeignKey(LLMModel, on_delete=models.PROTECT, related_name="seats")
     temperature = models.FloatField(default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)])
     max_tokens = models.PositiveIntegerField(default=400, validators=[MinValueValidator(16), MaxValueValidator(8192)])
+    spent_usd = models.FloatField(default=0.0)  # this seat's part of the ledger (Debate.refresh_spend)
+    unpriced_calls = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["debate", "position"]
@@ -173,6 +197,7 @@ class Verdict(models.Model):
     answered_by = models.CharField(max_length=200, blank=True)
     answered_by_model = models.ForeignKey(LLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     fallback_reason = models.TextField(blank=True)
+    cost_usd = models.FloatField(null=True, blank=True, help_text="The judge's calls; empty when they could not be priced.")
     raw_text = models.TextField(blank=True)
     parsed = models.BooleanField(default=False)
     parse_error = models.TextField(blank=True)

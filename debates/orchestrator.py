@@ -135,7 +135,12 @@ class DebateRunner:
         turn.prompt_tokens, turn.completion_tokens = result.prompt_tokens, result.completion_tokens
         turn.latency_ms, turn.cost_usd, turn.answered_by = result.latency_ms, result.cost_usd, result.model
         turn.answered_by_model, turn.fallback_reason = answer.model, answer.fallback_reason
-        await self.events.emit("turn.completed", turn_dict(turn), turn.save)
+
+        def save() -> dict:
+            turn.save()
+            return {"spend": Debate.objects.get(pk=self.debate_id).refresh_spend()}
+
+        await self.events.emit("turn.completed", turn_dict(turn), save)
 
     # ---- the verdict --------------------------------------------------------------------------
     async def _judge(self, plan: DebatePlan) -> None:
@@ -147,7 +152,11 @@ class DebateRunner:
                                             transcript=plan.transcript)
         except LLMError as error:
             raise DebateStopped(_reason(f"The judge ({model.litellm_model_name})", error)) from error
-        await self.events.emit("verdict", {}, lambda: {"verdict": verdict_dict(_save_verdict(plan, model, outcome))})
+        def save() -> dict:
+            verdict = verdict_dict(_save_verdict(plan, model, outcome))
+            return {"verdict": verdict, "spend": Debate.objects.get(pk=self.debate_id).refresh_spend()}
+
+        await self.events.emit("verdict", {}, save)
         await self.events.emit("debate.completed", {"status": DebateStatus.COMPLETED},
                                lambda: _finish(self.debate_id, DebateStatus.COMPLETED))
 
@@ -225,7 +234,8 @@ def _save_verdict(plan: DebatePlan, model: LLMModel, outcome: judge.JudgeOutcome
     Verdict.objects.filter(debate_id=plan.debate.pk).delete()  # a resumed debate is judged afresh
     verdict = Verdict.objects.create(
         debate_id=plan.debate.pk, judge_model=model, answered_by=outcome.answer.result.model,
-        answered_by_model=outcome.answer.model, fallback_reason=outcome.answer.fallback_reason, raw_text=outcome.raw_text,
+        answered_by_model=outcome.answer.model, fallback_reason=outcome.answer.fallback_reason,
+        cost_usd=outcome.cost_usd, raw_text=outcome.raw_text,
         parsed=parsed is not None, parse_error=outcome.parse_error, repaired=outcome.repaired,
         summary=parsed.summary if parsed else "", winner=seats[parsed.winner] if parsed else None,
         key_arguments=parsed.key_arguments if parsed else [],

@@ -71,6 +71,9 @@ class DebateOut(Schema):
     can_start: bool
     can_cancel: bool
     can_resume: bool
+    spent_usd: float = Field(description="What its priced calls cost so far (seats and judge), in USD.")
+    unpriced_calls: int = Field(description="Calls that could not be priced: when above 0, spent_usd is a lower "
+                                "bound and the cost is partly unknown.")
 
 
 class DebatePage(Schema):
@@ -91,6 +94,8 @@ class SeatOut(Schema):
     model_display_name: str
     temperature: float
     max_tokens: int
+    spent_usd: float = Field(description="What this seat's priced turns cost, in USD.")
+    unpriced_calls: int
 
 
 class TurnOut(Schema):
@@ -134,13 +139,15 @@ class VerdictOut(Schema):
     answered_by_model_id: int | None
     answered_by_model: str | None
     fallback_reason: str = Field(description="Why the judge model did not answer, when a fallback did; else empty.")
+    cost_usd: float | None = Field(description="The judge's calls (with a repair request); None when unknown.")
 
 
 class TotalsOut(Schema):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
-    cost_usd: float | None = Field(description="None when no turn's cost is known (e.g. a local model).")
+    cost_usd: float = Field(description="The debate's priced calls, seats and judge (0 for free and local models).")
+    unpriced_calls: int = Field(description="Calls that could not be priced; above 0, cost_usd is a lower bound.")
     latency_ms: int = Field(description="Time the seats spent answering, summed over turns.")
     completed_turns: int
 
@@ -149,5 +156,5 @@ class DebateDetailOut(DebateOut):
     seats: list[SeatOut]
     turns: list[TurnOut]
     verdict: VerdictOut | None
-    totals: TotalsOut = Field(description="Of the seats' turns; the judge's call is not metered.")
+    totals: TotalsOut = Field(description="Tokens and time of the seats' turns; the cost of seats and judge.")
     last_seq: int = Field(description="The last live event this state includes (WebSocket clients resume after it).")

@@ -7,7 +7,12 @@ def seat_dict(seat: Seat) -> dict:
             "persona": seat.persona.slug if seat.persona_id else None,
             "persona_name": seat.persona.name if seat.persona_id else None, "model_id": seat.model_id,
             "model": seat.model.litellm_model_name, "model_display_name": seat.model.display_name,
-            "temperature": seat.temperature, "max_tokens": seat.max_tokens}
+            "temperature": seat.temperature, "max_tokens": seat.max_tokens, **spend(seat)}
+
+
+def spend(row: "Debate | Seat") -> dict:
+    """A ledger entry: the known cost, and how many calls could not be priced (then the cost is a lower bound)."""
+    return {"spent_usd": round(row.spent_usd, 6), "unpriced_calls": row.unpriced_calls}
 
 
 def turn_dict(turn: Turn) -> dict:
@@ -26,7 +31,7 @@ def verdict_dict(verdict: Verdict) -> dict:
             "scores": [{"seat_id": s.seat_id, "score": s.score, "reasoning": s.reasoning} for s in verdict.scores.all()],
             "raw_text": verdict.raw_text, "parse_error": verdict.parse_error,
             "judge_model": verdict.judge_model.litellm_model_name if verdict.judge_model_id else None,
-            "answered_by": verdict.answered_by, **answered_by(verdict)}
+            "answered_by": verdict.answered_by, **answered_by(verdict), "cost_usd": verdict.cost_usd}
 
 
 def answered_by(row: Turn | Verdict) -> dict:
@@ -44,7 +49,8 @@ def debate_dict(debate: Debate) -> dict:
             "created_at": debate.created_at.isoformat(),
             "started_at": debate.started_at.isoformat() if debate.started_at else None,
             "finished_at": debate.finished_at.isoformat() if debate.finished_at else None,
-            "can_start": debate.can_start, "can_cancel": debate.can_cancel, "can_resume": debate.can_resume}
+            "can_start": debate.can_start, "can_cancel": debate.can_cancel, "can_resume": debate.can_resume,
+            **spend(debate)}
 
 
 def debate_snapshot(debate_id: int) -> dict:

@@ -15,16 +15,25 @@ FORMATS = {
 SLUG_LENGTH = 24
 
 
-def debate_totals(turns: list[dict]) -> dict:
-    """What the seats' turns used. A cost is known only for some providers: None when no turn has one."""
+def debate_totals(snapshot: dict) -> dict:
+    """Tokens and time of the seats' turns, and the ledger's cost of the whole debate (seats and judge)."""
+    turns = snapshot["turns"]
+
     def total(key: str) -> int:
         return sum(turn[key] or 0 for turn in turns)
 
-    costs = [turn["cost_usd"] for turn in turns if turn["cost_usd"] is not None]
     return {"prompt_tokens": total("prompt_tokens"), "completion_tokens": total("completion_tokens"),
             "total_tokens": total("prompt_tokens") + total("completion_tokens"),
-            "cost_usd": round(sum(costs), 6) if costs else None, "latency_ms": total("latency_ms"),
-            "completed_turns": sum(turn["status"] == "completed" for turn in turns)}
+            "cost_usd": snapshot["debate"]["spent_usd"], "unpriced_calls": snapshot["debate"]["unpriced_calls"],
+            "latency_ms": total("latency_ms"), "completed_turns": sum(turn["status"] == "completed" for turn in turns)}
+
+
+def cost_text(spent_usd: float, unpriced_calls: int) -> str:
+    """A cost as people should read it: an unpriced call is never shown as free."""
+    if not unpriced_calls:
+        return f"${spent_usd:.4f}"
+    calls = f"{unpriced_calls} call{'s' if unpriced_calls != 1 else ''} could not be priced"
+    return f"at least ${spent_usd:.4f} ({calls})" if spent_usd else f"unknown ({calls})"
 
 
 def transcript_filename(snapshot: dict, fmt: str) -> str:
@@ -44,7 +53,7 @@ def render_transcript(snapshot: dict, fmt: str) -> str:
 
 def as_json(snapshot: dict) -> str:
     document = {key: snapshot[key] for key in ("debate", "seats", "turns", "verdict")}
-    return json.dumps({**document, "totals": debate_totals(snapshot["turns"])}, indent=2, ensure_ascii=False)
+    return json.dumps({**document, "totals": debate_totals(snapshot)}, indent=2, ensure_ascii=False)
 
 
 # ---- Markdown ------------------------------------------------------------------------------------
@@ -127,16 +136,18 @@ def _text_verdict(verdict: dict | None, seats: dict) -> list[str]:
 
 # ---- shared --------------------------------------------------------------------------------------
 def _facts(snapshot: dict) -> list[str]:
-    debate, totals = snapshot["debate"], debate_totals(snapshot["turns"])
+    debate, totals = snapshot["debate"], debate_totals(snapshot)
     facts = [f"Debate {debate['id']}, {debate['display_status']}, {debate['rounds']} round(s)",
              f"Judge: {debate['judge_model']}", f"Created: {debate['created_at']}"]
     if debate["finished_at"]:
         facts.append(f"Finished: {debate['finished_at']}")
     if debate["failure_reason"]:
         facts.append(f"Failure: {_one_line(debate['failure_reason'])}")
-    cost = f", cost ${totals['cost_usd']:.4f}" if totals["cost_usd"] is not None else ""
     facts.append(f"Tokens: {totals['prompt_tokens']} prompt + {totals['completion_tokens']} completion = "
-                 f"{totals['total_tokens']}{cost}, {totals['latency_ms'] / 1000:.1f} s speaking")
+                 f"{totals['total_tokens']}, {totals['latency_ms'] / 1000:.1f} s speaking")
+    seats = "; ".join(f"{seat['display_name']} {cost_text(seat['spent_usd'], seat['unpriced_calls'])}"
+                      for seat in snapshot["seats"])
+    facts.append(f"Cost: {cost_text(totals['cost_usd'], totals['unpriced_calls'])} ({seats})")
     return facts
 
 

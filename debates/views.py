@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from debates import services
 from debates.forms import add_service_errors, blank_forms, bound_forms
 from debates.models import Debate, DebateStatus, TurnStatus, Verdict
+from debates.transcripts import cost_text
 
 DEBATES_PER_PAGE = 30
 
@@ -47,8 +48,10 @@ def debate_detail(request: HttpRequest, debate_id: int) -> HttpResponse:
     verdict = (Verdict.objects.filter(debate=debate)
                .select_related("winner", "judge_model__provider", "answered_by_model__provider")
                .prefetch_related("scores__seat").first())
+    debate.cost_display = cost_text(debate.spent_usd, debate.unpriced_calls)
     for seat in seats:
         seat.chip_state = _seat_state(debate, seat, turns, verdict)
+        seat.cost_display = cost_text(seat.spent_usd, seat.unpriced_calls)
     for turn in turns:
         turn.meta = turn_meta(turn)
     return render(request, "debates/detail.html", {
@@ -136,7 +139,8 @@ def turn_meta(turn) -> str:
     if turn.status == TurnStatus.FAILED:
         return "failed"
     parts = [f"{turn.completion_tokens} tokens" if turn.completion_tokens else "",
-             f"{turn.latency_ms / 1000:.1f} s" if turn.latency_ms else ""]
+             f"{turn.latency_ms / 1000:.1f} s" if turn.latency_ms else "",
+             "cost unknown" if turn.cost_usd is None else f"${turn.cost_usd:.4f}"]
     return " · ".join(part for part in parts if part)
 
 

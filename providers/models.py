@@ -148,6 +148,11 @@ class LLMModel(models.Model):
         return not self.effective_key_env_var or self.read_api_key() is not None
 
     @property
+    def costs_nothing(self) -> bool:
+        """Free-tier rows and Ollama models (local servers) cost exactly 0: never looked up in a price list."""
+        return self.pricing_tier == PricingTier.FREE or self.provider.litellm_provider in ("ollama", "ollama_chat")
+
+    @property
     def retries(self) -> int:
         return settings.LLM_RETRIES if self.max_retries is None else self.max_retries
 

@@ -168,14 +168,18 @@ def test_it_shows_a_debate_with_turns_verdict_and_totals(api, model):
     verdict = Verdict.objects.create(debate=debate, parsed=True, summary="Close.", winner=ada,
                                      key_arguments=["congestion"])
     verdict.scores.create(seat=ada, score=7.5, reasoning="clear")
+    debate.refresh_spend()  # as the orchestrator does with each turn and the verdict
 
     data = api.get(f"/api/debates/{debate.pk}").json()
 
     assert [turn["text"] for turn in data["turns"]] == ["Cars choke cities.", "Shops need cars."]
     assert data["verdict"]["winner_seat_id"] == ada.pk
     assert data["verdict"]["scores"] == [{"seat_id": ada.pk, "score": 7.5, "reasoning": "clear"}]
+    # Bo's turn and the verdict have no price: the total is what is known, and says two calls are not in it.
     assert data["totals"] == {"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42, "cost_usd": 0.001,
-                              "latency_ms": 500, "completed_turns": 2}
+                              "unpriced_calls": 2, "latency_ms": 500, "completed_turns": 2}
+    assert [(s["spent_usd"], s["unpriced_calls"]) for s in data["seats"]] == [(0.001, 0), (0.0, 1)]
+    assert (data["spent_usd"], data["unpriced_calls"]) == (0.001, 2)
 
 
 @pytest.mark.parametrize("debate_id", [999999, 2**70])
@@ -344,11 +348,12 @@ def test_the_openapi_schema_declares_every_error_status(client):
 def snapshot(**changes) -> dict:
     debate = {"id": 7, "topic": "Cities should ban cars from their centres", "rounds": 1, "status": "failed",
               "display_status": "failed", "judge_model": "openai/gpt-4o", "created_at": "2026-01-01T10:00:00+00:00",
-              "finished_at": None, "failure_reason": "Bo failed (timeout; resuming may help)"}
+              "finished_at": None, "failure_reason": "Bo failed (timeout; resuming may help)", "spent_usd": 0.0002,
+              "unpriced_calls": 0}
     seats = [{"id": 1, "position": 1, "display_name": "Ada", "stance": "for", "model_display_name": "GPT-4o",
-              "model": "openai/gpt-4o"},
+              "model": "openai/gpt-4o", "spent_usd": 0.0002, "unpriced_calls": 0},
              {"id": 2, "position": 2, "display_name": "Bo | B", "stance": "against", "model_display_name": "Mistral",
-              "model": "ollama/mistral"}]
+              "model": "ollama/mistral", "spent_usd": 0.0, "unpriced_calls": 0}]
     turn = {"round": 1, "prompt_tokens": None, "completion_tokens": None, "latency_ms": None, "cost_usd": None,
             "error_kind": "", "error_message": "", "answered_by_model": None, "fallback_reason": ""}
     turns = [{**turn, "seat_id": 1, "status": "completed", "text": "Cars choke cities.", "prompt_tokens": 10,
@@ -363,7 +368,8 @@ def test_a_transcript_shows_failed_turns_and_a_missing_verdict():
 
     assert "### Bo | B (against)\n\nShops ne\n\n*This turn failed (timeout): no chunk for 30 s*" in markdown
     assert "*No verdict yet.*" in markdown and "Failure: Bo failed (timeout; resuming may help)" in markdown
-    assert "Tokens: 10 prompt + 4 completion = 14, cost $0.0002, 1.5 s speaking" in markdown
+    assert "Tokens: 10 prompt + 4 completion = 14, 1.5 s speaking" in markdown
+    assert "Cost: $0.0002 (Ada $0.0002; Bo | B $0.0000)" in markdown
     assert "Bo | B (against):\nShops ne\n[This turn failed (timeout): no chunk for 30 s]" in text
     assert json.loads(as_json(snapshot()))["totals"]["completed_turns"] == 1
 

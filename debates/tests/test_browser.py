@@ -75,6 +75,12 @@ def test_a_debate_made_with_the_form_streams_then_shows_the_verdict(page, llm, p
     assert page.locator("#progress").text_content() == "Finished after 1 round"
     assert page.locator("article.turn .turn-text").all_text_contents() == [SPEECH, SPEECH]
     assert page.locator(".chip-winner .seat-name").text_content() == "Ada"
+    # The fake model is in no price list: its cost is unknown, never shown as free, live and after a reload.
+    for _ in range(2):
+        assert page.locator("#spend").text_content() == "Cost: unknown (3 calls could not be priced)"
+        assert page.locator(".seat-cost").all_text_contents() == ["unknown (1 call could not be priced)"] * 2
+        assert "cost unknown" in page.locator("article.turn .turn-meta").first.text_content()
+        page.reload()
 
 
 def test_a_reload_or_a_late_second_page_shows_what_was_said_and_carries_on(page, llm, person, debate_on):

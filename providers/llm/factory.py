@@ -4,6 +4,7 @@ from importlib import import_module
 from providers.llm.backend import acurrent_backend, current_backend
 from providers.llm.base import BaseLLMClient, CallSettings
 from providers.llm.errors import LLMConfigurationError
+from providers.llm.pricing import ZERO_PRICES
 from providers.models import Backend, LLMModel
 
 # Providers whose legacy SDK client still exists; everything else is LiteLLM only.
@@ -31,7 +32,9 @@ def build_client(model: LLMModel, backend: str) -> BaseLLMClient:
         return _legacy_class(model)(model=model.litellm_model_name, **kwargs)
     from providers.llm.litellm_client import LiteLLMClient
 
-    return LiteLLMClient(model=model.litellm_model_name, **kwargs)
+    if model.costs_nothing:
+        kwargs["extra_params"] = {**ZERO_PRICES, **extra}
+    return LiteLLMClient(model=model.litellm_model_name, zero_priced=model.costs_nothing, **kwargs)
 
 
 def client_for(model: LLMModel) -> BaseLLMClient:

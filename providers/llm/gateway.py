@@ -4,9 +4,9 @@ Callers ask for "this model's answer" and get one, with the row that gave it. Ea
 then its fallbacks in order) is tried with tenacity: only errors whose `retryable` is true are retried, at most
 `row.retries` times, after an exponential backoff with jitter or the provider's Retry-After (capped); tenacity
 never sleeps after the last attempt. A failing call therefore costs at most 1 + retries requests per row. When a
-row still fails, the next one answers with its own settings and key. A stream that breaks midway is dropped
-whole and asked again (a `StreamReset` tells the caller to discard what it showed), so a reply is always one
-model's complete answer, never a splice of two.
+row still fails, the next one answers with its own settings and key, and is priced at its own prices
+(providers.llm.pricing). A stream that breaks midway is dropped whole and asked again (a `StreamReset` tells the
+caller to discard what it showed), so a reply is always one model's complete answer, never a splice of two.
 """
 import logging
 from collections.abc import AsyncIterator
@@ -19,6 +19,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from providers.llm.base import LLMResult, Message
 from providers.llm.errors import LLMError
 from providers.llm.factory import aclient_for
+from providers.llm.pricing import call_cost
 from providers.models import LLMModel
 
 logger = logging.getLogger("providers.llm")
@@ -46,7 +47,7 @@ async def answer(model: LLMModel, messages: list[Message], **params) -> Answer:
             async for attempt in _retrying(row):
                 with attempt:
                     result = await (await aclient_for(row)).send_message(messages, **params)
-            return Answer(result=result, model=row, fallback_reason=_why(failures))
+            return _priced(Answer(result=result, model=row, fallback_reason=_why(failures)))
         except LLMError as error:
             failures.append((row, error))
     raise _exhausted(failures)
@@ -64,7 +65,7 @@ async def stream_answer(model: LLMModel, messages: list[Message], **params
                     try:
                         async for item in (await aclient_for(row)).stream_message(messages, **params):
                             if isinstance(item, LLMResult):
-                                yield Answer(result=item, model=row, fallback_reason=_why(failures))
+                                yield _priced(Answer(result=item, model=row, fallback_reason=_why(failures)))
                                 return
                             spoke = True
                             yield item
@@ -78,6 +79,14 @@ async def stream_answer(model: LLMModel, messages: list[Message], **params
 
 
 # ---- the pieces --------------------------------------------------------------------------------
+def _priced(answer: Answer) -> Answer:
+    """The answering row's prices, whichever backend called it."""
+    result = answer.result
+    result.cost_usd = call_cost(answer.model, result.prompt_tokens, result.completion_tokens)
+    return answer
+
+
+
 @database_sync_to_async
 def _chain(model: LLMModel) -> list[LLMModel]:
     return model.answer_chain()

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from types import ModuleType
 
 from providers.llm.base import BaseLLMClient, LLMResult, Message
+from providers.llm.pricing import register_zero_prices
 from providers.llm.errors import (
     LLMContextWindowError, LLMError, LLMProviderError, map_sdk_error, redact,
 )
@@ -29,10 +30,16 @@ def load_litellm() -> ModuleType:
 class LiteLLMClient(BaseLLMClient):
     backend = "litellm"
 
+    def __init__(self, *, zero_priced: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.zero_priced = zero_priced  # a free or local row: LiteLLM must never look its price up
+
     async def _prepare(self) -> None:
         if _litellm is None:
             # The import takes seconds; in a thread it does not freeze every other socket of the server.
             await asyncio.to_thread(load_litellm)
+        if self.zero_priced:
+            register_zero_prices(_litellm, self.model)
 
     def _params(self, messages: list[Message], temperature: float | None, max_tokens: int | None) -> dict:
         params = {
@@ -105,21 +112,8 @@ class LiteLLMClient(BaseLLMClient):
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             litellm_overhead_ms=hidden.get("litellm_overhead_time_ms"),
-            cost_usd=self._cost(prompt_tokens, completion_tokens),
             finish_reason=finish_reason,
         )
-
-    def _cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
-        """The price from LiteLLM's bundled list; None (unknown) rather than a guess."""
-        if prompt_tokens is None or completion_tokens is None:
-            return None
-        try:
-            prompt_cost, completion_cost = load_litellm().cost_per_token(
-                model=self.model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-            )
-        except Exception:  # noqa: BLE001 - LiteLLM raises several kinds for an unpriced model
-            return None
-        return prompt_cost + completion_cost
 
     def _map_error(self, exc: Exception) -> LLMError:
         import openai  # LiteLLM's exceptions subclass the openai SDK's

@@ -76,7 +76,25 @@
     const parts = [];
     if (turn.completion_tokens) parts.push(`${turn.completion_tokens} tokens`);
     if (turn.latency_ms) parts.push(`${(turn.latency_ms / 1000).toFixed(1)} s`);
+    parts.push(turn.cost_usd === null || turn.cost_usd === undefined ? "cost unknown" : `$${turn.cost_usd.toFixed(4)}`);
     return parts.join(" · ");
+  }
+
+  // As debates/transcripts.py cost_text says it: a call that could not be priced is never shown as free.
+  function costText(spent, unpriced) {
+    if (!unpriced) return `$${spent.toFixed(4)}`;
+    const calls = `${unpriced} call${unpriced === 1 ? "" : "s"} could not be priced`;
+    return spent ? `at least $${spent.toFixed(4)} (${calls})` : `unknown (${calls})`;
+  }
+
+  function applySpend(spend) {
+    if (!spend) return;
+    state.debate.spent_usd = spend.spent_usd;
+    state.debate.unpriced_calls = spend.unpriced_calls;
+    for (const entry of spend.seats || []) {
+      const seat = seatById(entry.seat_id);
+      if (seat) Object.assign(seat, { spent_usd: entry.spent_usd, unpriced_calls: entry.unpriced_calls });
+    }
   }
 
   // ---- rendering ---------------------------------------------------------------------------------
@@ -86,6 +104,7 @@
     badge.textContent = d.display_status;
     badge.className = `badge status-${d.display_status}`;
     $("progress").textContent = progressLine();
+    $("spend").textContent = `Cost: ${costText(d.spent_usd, d.unpriced_calls)}`;
     for (const form of root.querySelectorAll("form[data-action]")) {
       form.hidden = !d[`can_${form.dataset.action}`];
     }
@@ -100,7 +119,7 @@
       chip.dataset.seatId = seat.id;
       const meta = [seat.stance, seat.model_display_name, seat.persona_name].filter(Boolean);
       chip.append(h("span", "seat-name", seat.display_name), h("span", "seat-meta", meta.join(" · ")),
-        h("span", "chip-state", chipState));
+        h("span", "seat-cost", costText(seat.spent_usd, seat.unpriced_calls)), h("span", "chip-state", chipState));
       return chip;
     });
     $("seats").replaceChildren(...chips);
@@ -307,7 +326,7 @@
     "round.started": (p) => { state.debate.current_round = p.round; },
     "turn.started": (p) => (p.turn ? putTurn(p.turn) : false),
     "turn.delta": (p) => applyDelta(p),
-    "turn.completed": (p) => putTurn(p),
+    "turn.completed": (p) => { applySpend(p.spend); putTurn(p); },
     "turn.reset": (p) => {
       const turn = state.turns.get(p.turn_id);
       if (!turn) return false;
@@ -322,7 +341,7 @@
       return true;
     },
     "judging.started": () => setStatus("judging"),
-    verdict: (p) => { state.verdict = p.verdict; },
+    verdict: (p) => { state.verdict = p.verdict; applySpend(p.spend); },
     "debate.completed": (p) => setStatus(p.status || "completed"),
     "debate.failed": (p) => setStatus(p.status || "failed", p.reason || ""),
     "debate.cancelled": (p) => setStatus(p.status || "cancelled"),
