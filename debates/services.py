@@ -11,6 +11,7 @@ from debates.models import (
     MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, Debate, DebateStatus, Persona, Seat, Turn,
 )
 from debates.prompts import seat_system_prompt
+from providers import preflight
 from providers.models import LLMModel
 
 
@@ -24,6 +25,12 @@ class DebateError(Exception):
         super().__init__(message)
         self.message = message
         self.errors = errors or {}
+
+
+def error_text(error: DebateError) -> str:
+    """The message and each field's problems on one line, for a terminal."""
+    details = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in error.errors.items())
+    return f"{error.message} {details}".strip()
 
 
 class DebateValidationError(DebateError):
@@ -160,7 +167,10 @@ def debate_mark_resumed(*, debate_id: int, by=None) -> Debate:
 
 
 async def debate_start(*, debate_id: int, by=None) -> Debate:
-    """Start a draft as a background task of this server process."""
+    """Start a draft as a background task of this server process, once each of its models can answer."""
+    debate = await database_sync_to_async(_get)(debate_id, by=by)
+    if debate.can_start:  # else marking it started says why it cannot, without a call to any model
+        await debate_preflight(debate_id=debate_id)
     debate = await database_sync_to_async(debate_mark_started)(debate_id=debate_id, by=by)
     tasks.launch(debate.pk)
     return debate
@@ -168,9 +178,38 @@ async def debate_start(*, debate_id: int, by=None) -> Debate:
 
 async def debate_resume(*, debate_id: int, by=None) -> Debate:
     """Carry on from the last completed turn: completed turns stay, the cut one is rewritten."""
+    debate = await database_sync_to_async(_get)(debate_id, by=by)
+    if debate.can_resume:
+        await debate_preflight(debate_id=debate_id)
     debate = await database_sync_to_async(debate_mark_resumed)(debate_id=debate_id, by=by)
     tasks.launch(debate.pk)
     return debate
+
+
+# ---- pre-flight --------------------------------------------------------------------------------
+async def debate_preflight(*, debate_id: int) -> None:
+    """Refuse (422, a reason per seat) to start a debate one of whose models cannot answer: nothing is spent."""
+    seats, judge = await database_sync_to_async(_models_of)(debate_id)
+    await models_preflight(seat_models=[seat.model for seat in seats], judge_model=judge)
+
+
+async def models_preflight(*, seat_models: list[LLMModel], judge_model: LLMModel) -> None:
+    """The same check for models about to be seated (the form and run_debate ask before they create anything)."""
+    ready = await preflight.check_models([*seat_models, judge_model])
+    errors = {f"seats.{index}.model_id": [f"{model.display_name} cannot answer: {ready[model.pk].problem}"]
+              for index, model in enumerate(seat_models) if not ready[model.pk].ok}
+    if not ready[judge_model.pk].ok:
+        errors["judge_model_id"] = [f"{judge_model.display_name} cannot judge: {ready[judge_model.pk].problem}"]
+    if errors:
+        seats = ", ".join(f"seat {int(key.split('.')[1]) + 1}" for key in errors if key.startswith("seats."))
+        who = " and ".join(part for part in (seats, "the judge" if "judge_model_id" in errors else "") if part)
+        raise DebateValidationError(f"The debate cannot start: a model of {who} cannot answer. Nothing was "
+                                    "spent.", errors=errors)
+
+
+def _models_of(debate_id: int) -> tuple[list[Seat], LLMModel]:
+    debate = Debate.objects.select_related("judge_model__provider").get(pk=debate_id)
+    return list(debate.seats.select_related("model__provider").order_by("position")), debate.judge_model
 
 
 async def debate_cancel(*, debate_id: int, by=None) -> Debate:

@@ -33,9 +33,19 @@ def debate_list(request: HttpRequest) -> HttpResponse:
 async def debate_new(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return await _render(request, "debates/new.html", await database_sync_to_async(_new_context)())
-    debate, context = await database_sync_to_async(_create)(request.POST, await request.auser())
+    form, seats = bound_forms(request.POST)
+    debate = None
+    if await database_sync_to_async(_valid)(form, seats):
+        try:  # before anything is saved or spent: can every chosen model answer?
+            await services.models_preflight(seat_models=[seat.cleaned_data["model"] for seat in seats.forms],
+                                            judge_model=form.cleaned_data["judge_model"])
+        except services.DebateValidationError as error:
+            add_service_errors(error.errors, form, seats)
+            form.add_error(None, error.message)
+        else:
+            debate = await database_sync_to_async(_create)(form, seats, await request.auser())
     if debate is None:
-        return await _render(request, "debates/new.html", context)
+        return await _render(request, "debates/new.html", {"form": form, "seats": seats})
     await _run_action(request, services.debate_start, debate.pk)
     return redirect("debates:detail", debate_id=debate.pk)
 
@@ -100,19 +110,20 @@ def _new_context() -> dict:
     return {"form": form, "seats": seats}
 
 
-def _create(data, user) -> tuple[Debate | None, dict]:
-    """The new debate, or None and the forms with their errors; nothing is saved when anything is wrong."""
-    form, seats = bound_forms(data)
+def _valid(form, seats) -> bool:
     form_ok, seats_ok = form.is_valid(), seats.is_valid()  # both, so that every error shows at once
-    if form_ok and seats_ok:
-        try:
-            debate = services.debate_create(
-                topic=form.cleaned_data["topic"], rounds=form.cleaned_data["rounds"], seats=seats.specs(),
-                judge_model_id=form.cleaned_data["judge_model"].pk, created_by=user)
-            return debate, {}
-        except services.DebateValidationError as error:
-            add_service_errors(error.errors, form, seats)
-    return None, {"form": form, "seats": seats}
+    return form_ok and seats_ok
+
+
+def _create(form, seats, user) -> Debate | None:
+    """The new debate, or None with the errors put on the forms; nothing is saved when anything is wrong."""
+    try:
+        return services.debate_create(
+            topic=form.cleaned_data["topic"], rounds=form.cleaned_data["rounds"], seats=seats.specs(),
+            judge_model_id=form.cleaned_data["judge_model"].pk, created_by=user)
+    except services.DebateValidationError as error:
+        add_service_errors(error.errors, form, seats)
+        return None
 
 
 def _seat_state(debate: Debate, seat, turns: list, verdict: Verdict | None) -> str:

@@ -23,6 +23,13 @@ VALID_VERDICT = ('{"summary": "A close debate.", "scores": [{"seat": 1, "score":
                  '"key_arguments": ["congestion costs"]}')
 
 
+def is_preflight(body: dict) -> bool:
+    """The one-token call that checks a model can answer before a debate starts (providers.preflight)."""
+    from providers.preflight import PROMPT
+
+    return body.get("messages") == PROMPT
+
+
 def scripted_responder(verdict: str = VALID_VERDICT):
     """Seats answer with a line naming who they are and what they saw; the judge with `verdict`."""
 

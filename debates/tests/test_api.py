@@ -25,8 +25,9 @@ def launched(monkeypatch) -> list[int]:
 
 
 @pytest.fixture
-def model():
-    return LLMModelFactory(display_name="Model A")
+def model(model_on, openai_server):
+    """A model that can answer: starting a debate first asks each of its models for a token (pre-flight)."""
+    return model_on("openai", openai_server, display_name="Model A")
 
 
 def debate_body(model, **changes) -> dict:

@@ -130,7 +130,8 @@ def test_a_broken_stream_is_shown_reset_and_a_fallback_answer_says_so(page, llm,
     from providers.tests.servers import closed_port_server
 
     speaking(llm, SPEECH, chunk_delay=0.1)
-    llm.enqueue_stream_cut(after_chunks=4, text="Broken words that never end")  # the fallback's first attempt
+    # The fallback's first streamed attempt (the pre-flight checks before it do not stream, and pass it by).
+    llm.enqueue_stream_cut(after_chunks=4, text="Broken words that never end", stream_only=True)
     answering = model_on("openai", llm, model_name="answering")
     down = model_on("openai", closed_port_server(), model_name="down", max_retries=0)
     ModelFallback.objects.create(model=down, fallback=answering)
@@ -151,3 +152,31 @@ def test_a_broken_stream_is_shown_reset_and_a_fallback_answer_says_so(page, llm,
     assert first.locator(".turn-fallback").text_content().startswith(note)
     page.reload()  # the server-rendered page says the same
     assert page.locator("article.turn").first.locator(".turn-fallback").text_content().startswith(note)
+
+
+def test_the_form_says_which_seat_cannot_answer_and_starts_nothing(page, llm, person, model_on, monkeypatch):
+    from debates.models import Debate
+
+    monkeypatch.delenv("UNSET_KEY_FOR_THE_FORM", raising=False)
+    ready = model_on("openai", llm, display_name="Ready GPT")
+    keyless = model_on("openai", llm, display_name="Keyless GPT", api_key_env_var="UNSET_KEY_FOR_THE_FORM")
+    llm.reset()
+    sign_in(page, "ada", PASSWORD)
+
+    page.goto("/debates/new/")
+    page.fill("textarea[name=topic]", "Cities should ban cars from their centres")
+    page.fill("input[name=rounds]", "1")
+    page.select_option("select[name=judge_model]", str(ready.pk))
+    page.select_option("select[name=seats-0-model]", str(ready.pk))
+    page.select_option("select[name=seats-1-model]", str(keyless.pk))
+    page.click("button:text('Start debate')")
+
+    page.wait_for_load_state()
+    assert "/debates/new/" in page.url
+    second_seat = page.locator("select[name=seats-1-model]").locator("xpath=ancestor::fieldset[1]")
+    assert "Keyless GPT cannot answer: the environment variable UNSET_KEY_FOR_THE_FORM" in second_seat.text_content()
+    assert "cannot answer" not in page.locator("select[name=seats-0-model]").locator(
+        "xpath=ancestor::fieldset[1]").text_content()
+    assert not Debate.objects.exists()
+    assert [r.body["messages"] for r in llm.requests if r.path.endswith("/chat/completions")] == [
+        [{"role": "user", "content": "Say OK."}]]  # the ready model was asked for one token; nothing else spent

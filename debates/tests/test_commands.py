@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from debates.models import Debate, Turn
-from debates.tests.conftest import VALID_VERDICT
+from debates.tests.conftest import VALID_VERDICT, is_preflight
 from providers.tests.subprocess_env import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,8 @@ def test_run_debate_explains_a_bad_seat(model_on, openai_server):
 
 def test_a_killed_debate_resumes_from_its_last_completed_turn(model_on, openai_server):
     answers = iter(["Opening for.", "Opening against.", "A long rebuttal " * 200])
-    openai_server.responder = lambda body: VALID_VERDICT if "impartial" in str(body) else next(answers, "Closing.")
+    openai_server.responder = lambda body: (VALID_VERDICT if "impartial" in str(body) else "OK" if is_preflight(body)
+                                            else next(answers, "Closing."))
     openai_server.chunk_delay = 0.02
     model = model_on("openai", openai_server)
     process = manage("run_debate", "--topic", "Ban cars", "--seat", f"{model.pk}:for", "--seat",

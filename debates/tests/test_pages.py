@@ -26,8 +26,10 @@ def launched(monkeypatch):
 
 
 @pytest.fixture
-def models():
-    return LLMModelFactory(display_name="Usable Alpha"), LLMModelFactory(display_name="Usable Beta")
+def models(model_on, openai_server):
+    """Two models that can answer (starting a debate first asks each for a token)."""
+    return (model_on("openai", openai_server, display_name="Usable Alpha"),
+            model_on("openai", openai_server, display_name="Usable Beta"))
 
 
 def new_debate_data(models, **changes) -> dict:
@@ -191,10 +193,14 @@ def test_the_services_errors_land_on_the_fields_they_name(admin_client, models, 
 
 
 # ---- the list and a debate -----------------------------------------------------------------------
-def make_debate(**fields) -> Debate:
+def make_debate(model=None, **fields) -> Debate:
+    """A debate of two seats; with `model`, one that can answer seats them and judges (pre-flight asks it)."""
+    if model is not None:
+        fields["judge_model"] = model
     debate = DebateFactory(**fields)
-    SeatFactory(debate=debate, position=1, display_name="Ada", stance="for")
-    SeatFactory(debate=debate, position=2, display_name="Grace", stance="against")
+    seat_model = {"model": model} if model is not None else {}
+    SeatFactory(debate=debate, position=1, display_name="Ada", stance="for", **seat_model)
+    SeatFactory(debate=debate, position=2, display_name="Grace", stance="against", **seat_model)
     return debate
 
 
@@ -302,8 +308,8 @@ def test_a_button_for_a_missing_debate_is_404(admin_client):
 
 # ---- the buttons ---------------------------------------------------------------------------------
 @pytest.mark.django_db(transaction=True)
-def test_start_runs_a_draft(admin_client, launched):
-    debate = make_debate()
+def test_start_runs_a_draft(admin_client, launched, models):
+    debate = make_debate(models[0])
 
     response = admin_client.post(f"/debates/{debate.pk}/start/")
 
@@ -325,8 +331,8 @@ def test_cancel_ends_a_draft(admin_client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_resume_carries_on_a_failed_debate(admin_client, launched):
-    debate = make_debate(status=DebateStatus.FAILED, failure_reason="boom")
+def test_resume_carries_on_a_failed_debate(admin_client, launched, models):
+    debate = make_debate(models[0], status=DebateStatus.FAILED, failure_reason="boom")
 
     admin_client.post(f"/debates/{debate.pk}/resume/")
 

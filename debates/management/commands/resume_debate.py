@@ -1,7 +1,9 @@
 """Resume a failed, cancelled or interrupted debate in this process, from its last completed turn."""
+from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError
 
-from debates.services import DebateError, debate_mark_resumed
+from debates.models import Debate
+from debates.services import DebateError, debate_mark_resumed, debate_preflight, error_text
 from debates.terminal import run_in_foreground
 
 
@@ -13,9 +15,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, debate_id: int, **options) -> None:
         try:
+            if Debate.objects.filter(pk=debate_id).first() and Debate.objects.get(pk=debate_id).can_resume:
+                async_to_sync(debate_preflight)(debate_id=debate_id)  # else resuming says why it cannot
             debate_mark_resumed(debate_id=debate_id)
         except DebateError as exc:
-            raise CommandError(exc.message) from None
+            raise CommandError(error_text(exc)) from None
         self.stdout.ending = ""  # deltas are printed as they come, not one per line
         finished = run_in_foreground(debate_id, self.stdout)
         if finished.status != "completed":

@@ -1,7 +1,8 @@
 """Run a debate from the terminal, printing every turn as it is written."""
+from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError
 
-from debates.services import DebateError, SeatSpec, debate_create, debate_mark_started
+from debates.services import DebateError, SeatSpec, debate_create, debate_mark_started, error_text, models_preflight
 from debates.terminal import run_in_foreground
 from providers.models import LLMModel
 
@@ -23,14 +24,15 @@ class Command(BaseCommand):
         try:
             seats = [self._seat(raw, options) for raw in options["seat"]]
             judge = LLMModel.objects.lookup(options["judge"])
+            seat_models = [LLMModel.objects.select_related("provider").get(pk=seat.model_id) for seat in seats]
+            async_to_sync(models_preflight)(seat_models=seat_models, judge_model=judge)  # before anything is saved
             debate = debate_create(topic=options["topic"], rounds=options["rounds"], seats=seats,
                                    judge_model_id=judge.pk)
             debate_mark_started(debate_id=debate.pk)
         except LLMModel.DoesNotExist as exc:
             raise CommandError(str(exc)) from None
         except DebateError as exc:
-            details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.errors.items())
-            raise CommandError(f"{exc.message} {details}") from None
+            raise CommandError(error_text(exc)) from None
         self.stdout.write(f"Debate {debate.pk}: {debate.topic}\n")
         self.stdout.ending = ""  # deltas are printed as they come, not one per line
         finished = run_in_foreground(debate.pk, self.stdout)

@@ -67,6 +67,7 @@ class _Outcome:
     content_type: str = "application/json"
     after_chunks: int = 0
     seconds: float = 0.0
+    stream_only: bool = False
 
 
 def count_words(*texts: str) -> int:
@@ -302,11 +303,12 @@ class FakeLLMServer:
         sent inside the protocol's stream framing (one SSE event / NDJSON line)."""
         self._push(_Outcome("malformed", body=body, content_type=content_type))
 
-    def enqueue_stream_cut(self, after_chunks: int = 1, text: str | None = None) -> None:
+    def enqueue_stream_cut(self, after_chunks: int = 1, text: str | None = None, stream_only: bool = False) -> None:
         """Streaming: send the preamble and ``after_chunks`` content deltas, then drop
         the connection. Non-streaming: drop the connection without a response.
-        ``text`` defaults to the responder's reply."""
-        self._push(_Outcome("cut", text=text, after_chunks=after_chunks))
+        ``text`` defaults to the responder's reply. With ``stream_only``, requests that do
+        not stream (a pre-flight check) pass it by and are answered by the responder."""
+        self._push(_Outcome("cut", text=text, after_chunks=after_chunks, stream_only=stream_only))
 
     def enqueue_stall(self, after_chunks: int = 1, seconds: float = 5.0, text: str | None = None) -> None:
         """Streaming: send ``after_chunks`` content deltas, then fall silent for ``seconds`` (or until
@@ -321,9 +323,13 @@ class FakeLLMServer:
         with self._lock:
             self._queue.append(outcome)
 
-    def _pop(self) -> _Outcome | None:
+    def _pop(self, stream: bool = True) -> _Outcome | None:
         with self._lock:
-            return self._queue.popleft() if self._queue else None
+            for outcome in self._queue:
+                if stream or not outcome.stream_only:
+                    self._queue.remove(outcome)
+                    return outcome
+            return None
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -382,7 +388,7 @@ class FakeLLMServer:
         """Answer a completion request from the queue, else from the responder."""
         if not isinstance(request.body, dict):
             return self.send_error(handler, 400, "Request body must be a JSON object.")
-        outcome = self._pop() or _Outcome("reply")
+        outcome = self._pop(stream) or _Outcome("reply")
         if outcome.kind == "hang":
             if self._stopped.wait(outcome.seconds):
                 return handler.abort()

@@ -1,0 +1,108 @@
+"""Pre-flight: a debate whose models cannot answer never starts, and says which seat and why, before anything is
+spent; models that can answer are asked once (one token), in parallel, and not again for a minute."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from debates.models import Debate, DebateStatus, Turn
+from debates.tests.test_api import assert_error, make_debate
+from providers import preflight
+from providers.models import ModelFallback
+from providers.tests.servers import FakeAnthropicServer, closed_port_server
+from providers.tests.subprocess_env import current_database_url
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_memory():
+    preflight.forget()
+    yield
+    preflight.forget()
+
+
+@pytest.fixture
+def launched(monkeypatch) -> list[int]:
+    ids: list[int] = []
+    monkeypatch.setattr("debates.tasks.launch", ids.append)
+    return ids
+
+
+def debate_with(api, seat_models, judge):
+    debate = make_debate(api.user, judge)
+    for seat, model in zip(debate.seats.order_by("position"), seat_models):
+        seat.model = model
+        seat.save()
+    return debate
+
+
+def test_a_seat_whose_key_is_unset_stops_the_start_naming_the_seat(api, launched, model_on, openai_server,
+                                                                   monkeypatch):
+    ready = model_on("openai", openai_server, display_name="Ready")
+    keyless = model_on("openai", openai_server, display_name="Keyless",
+                       api_key_env_var="UNSET_KEY_FOR_PREFLIGHT")
+    monkeypatch.delenv("UNSET_KEY_FOR_PREFLIGHT", raising=False)
+    debate = debate_with(api, [ready, keyless], judge=ready)
+
+    response = api.post(f"/api/debates/{debate.pk}/start")
+
+    assert_error(response, 422, "validation_error", {"seats.1.model_id": ""})
+    problem = response.json()["errors"]["seats.1.model_id"][0]
+    assert "Keyless cannot answer" in problem and "UNSET_KEY_FOR_PREFLIGHT" in problem
+    assert "seat 2" in response.json()["detail"] and "Nothing was spent" in response.json()["detail"]
+    debate.refresh_from_db()
+    assert debate.status == DebateStatus.DRAFT and launched == [] and not Turn.objects.exists()
+
+
+def test_an_unreachable_judge_stops_the_start_and_a_reachable_one_lets_it_go(api, launched, model_on, openai_server):
+    seat = model_on("openai", openai_server, display_name="Seat model")
+    down = model_on("openai", closed_port_server(), display_name="Down judge")
+    debate = debate_with(api, [seat, seat], judge=down)
+    debate.judge_model = down
+    debate.save()
+
+    response = api.post(f"/api/debates/{debate.pk}/start")
+
+    assert_error(response, 422, "validation_error", {"judge_model_id": ""})
+    assert "Down judge cannot judge: unreachable" in response.json()["errors"]["judge_model_id"][0]
+    assert launched == []
+    ModelFallback.objects.create(model=down, fallback=seat)  # a judge with a working fallback can start
+    assert api.post(f"/api/debates/{debate.pk}/start").status_code == 202
+    assert launched == [debate.pk]
+
+
+def test_models_are_checked_once_in_parallel_and_remembered_for_a_minute(api, launched, model_on, openai_server):
+    with FakeAnthropicServer() as slow:
+        openai_server.chunk_delay = slow.chunk_delay = 0
+        seat = model_on("openai", openai_server, display_name="Seat model")
+        judge = model_on("anthropic", slow, display_name="Judge model")
+        slow.enqueue_hang(seconds=1.0)  # the judge's check takes a second...
+        first, second = debate_with(api, [seat, seat], judge), debate_with(api, [seat, seat], judge)
+        began = time.monotonic()
+        assert api.post(f"/api/debates/{first.pk}/start").status_code == 202
+        took = time.monotonic() - began
+        assert api.post(f"/api/debates/{second.pk}/start").status_code == 202
+
+        # ...and the seat's model was checked beside it, once for both debates (one model, two seats).
+        assert len(openai_server.requests) == 1 and len(slow.requests) == 1
+        assert 1.0 <= took < 1.9
+    assert launched == [first.pk, second.pk]
+
+
+def test_run_debate_refuses_before_creating_anything(model_on, openai_server):
+    down = model_on("openai", closed_port_server(), display_name="Down")
+    ready = model_on("openai", openai_server, display_name="Ready")
+    env = {**os.environ, "DATABASE_URL": current_database_url()}
+
+    done = subprocess.run([sys.executable, "manage.py", "run_debate", "--topic", "Nope", "--seat", f"{ready.pk}:for",
+                           "--seat", f"{down.pk}:against", "--judge", str(ready.pk), "--rounds", "1"],
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))), env=env,
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 1
+    assert "The debate cannot start: a model of seat 2 cannot answer" in done.stderr
+    assert "Down cannot answer: unreachable" in done.stderr
+    assert not Debate.objects.exists()
