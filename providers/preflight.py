@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 
+from providers.connection_test import PROMPT  # the same tiny call an admin's Test connection makes
 from providers.llm.base import CallSettings
 from providers.llm.errors import LLMError
 from providers.llm.factory import aclient_for
 from providers.models import LLMModel
 
-PROMPT = [{"role": "user", "content": "Say OK."}]
 TIMEOUT_SECONDS = 15.0  # a person waits for the start; a debate turn may take minutes
 REMEMBER_SECONDS = 60.0
 _answered: dict[tuple, float] = {}  # a row's call settings -> when it last answered

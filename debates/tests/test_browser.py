@@ -47,17 +47,22 @@ def watch_first_turn(page, timeout: float = 30) -> list[str]:
     raise AssertionError(f"the first turn did not complete; seen {seen}")
 
 
+def fill_new_debate_form(page, *, judge, seats) -> None:
+    """/debates/new/ filled in for a one-round debate on the usual motion, with these models."""
+    page.goto("/debates/new/")
+    page.fill("textarea[name=topic]", "Cities should ban cars from their centres")
+    page.fill("input[name=rounds]", "1")
+    page.select_option("select[name=judge_model]", str(judge.pk))
+    for index, model in enumerate(seats):
+        page.select_option(f"select[name=seats-{index}-model]", str(model.pk))
+
+
 def test_a_debate_made_with_the_form_streams_then_shows_the_verdict(page, llm, person, model_on):
     speaking(llm, SPEECH)
     model = model_on("openai", llm, display_name="Fake GPT")
     sign_in(page, "ada", PASSWORD)
 
-    page.goto("/debates/new/")
-    page.fill("textarea[name=topic]", "Cities should ban cars from their centres")
-    page.fill("input[name=rounds]", "1")
-    page.select_option("select[name=judge_model]", str(model.pk))
-    page.select_option("select[name=seats-0-model]", str(model.pk))
-    page.select_option("select[name=seats-1-model]", str(model.pk))
+    fill_new_debate_form(page, judge=model, seats=[model, model])
     page.fill("input[name=seats-0-display_name]", "Ada")
     page.fill("input[name=seats-1-display_name]", "Grace")
     page.click("button:text('Start debate')")
@@ -163,12 +168,7 @@ def test_the_form_says_which_seat_cannot_answer_and_starts_nothing(page, llm, pe
     llm.reset()
     sign_in(page, "ada", PASSWORD)
 
-    page.goto("/debates/new/")
-    page.fill("textarea[name=topic]", "Cities should ban cars from their centres")
-    page.fill("input[name=rounds]", "1")
-    page.select_option("select[name=judge_model]", str(ready.pk))
-    page.select_option("select[name=seats-0-model]", str(ready.pk))
-    page.select_option("select[name=seats-1-model]", str(keyless.pk))
+    fill_new_debate_form(page, judge=ready, seats=[ready, keyless])
     page.click("button:text('Start debate')")
 
     page.wait_for_load_state()
