@@ -56,7 +56,7 @@ REBUILD_HINT = ("rebuild it for this machine with `make local-model` (it rebuild
 # What a signal that ended llama-server means here, and whether a rebuild of the binary is the cure.
 SIGNAL_MEANINGS = {
     signal.SIGILL: ("an illegal instruction: this llama-server was built for another CPU (a wheel built on "
-                    "another machine, or compiled with -march=native)", True),
+                    "another machine, or compiled for the CPU of the machine that built it)", True),
     signal.SIGSEGV: ("a segmentation fault: the binary or one of its libraries is broken", True),
     signal.SIGBUS: ("a bus error: the binary or the model file changed or was cut short while in use", True),
     signal.SIGABRT: ("it aborted on an internal error", True),

