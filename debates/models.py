@@ -119,10 +119,9 @@ class Debate(models.Model):
             seat.spent_usd, seat.unpriced_calls = row["spent"], row["unpriced"]
             seat.save(update_fields=["spent_usd", "unpriced_calls"])
             seats.append({"seat_id": seat.pk, "spent_usd": seat.spent_usd, "unpriced_calls": seat.unpriced_calls})
-        verdict = Verdict.objects.filter(debate=self).values_list("cost_usd", flat=True).first()
-        judged = Verdict.objects.filter(debate=self).exists()
-        self.spent_usd = sum(seat["spent_usd"] for seat in seats) + (verdict or 0.0)
-        self.unpriced_calls = sum(seat["unpriced_calls"] for seat in seats) + (judged and verdict is None)
+        verdicts = list(Verdict.objects.filter(debate=self).values_list("cost_usd", flat=True))  # none or one
+        self.spent_usd = sum(seat["spent_usd"] for seat in seats) + sum(cost or 0.0 for cost in verdicts)
+        self.unpriced_calls = sum(seat["unpriced_calls"] for seat in seats) + verdicts.count(None)
         Debate.objects.filter(pk=self.pk).update(spent_usd=self.spent_usd, unpriced_calls=self.unpriced_calls)
         return {"spent_usd": self.spent_usd, "unpriced_calls": self.unpriced_calls, "seats": seats}
 

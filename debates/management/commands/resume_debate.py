@@ -15,8 +15,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, debate_id: int, **options) -> None:
         try:
-            if Debate.objects.filter(pk=debate_id).first() and Debate.objects.get(pk=debate_id).can_resume:
-                async_to_sync(debate_preflight)(debate_id=debate_id)  # else resuming says why it cannot
+            debate = Debate.objects.filter(pk=debate_id).first()
+            if debate is not None and debate.can_resume:  # else resuming says why it cannot, asking no model
+                async_to_sync(debate_preflight)(debate_id=debate_id)
             debate_mark_resumed(debate_id=debate_id)
         except DebateError as exc:
             raise CommandError(error_text(exc)) from None
