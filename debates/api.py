@@ -2,14 +2,14 @@
 streams to browser watchers like any other. Errors are raised as DebateError and rendered by debateproject.api."""
 from channels.db import database_sync_to_async
 from django.http import HttpResponse
-from ninja import Query, Router, Status
+from ninja import Body, Query, Router, Status
 
 from debates.models import Debate, Persona
 from debates.schemas import (
-    DebateDetailOut, DebateIn, DebateListQuery, DebateOut, DebatePage, PersonaOut, TranscriptQuery,
+    DebateDetailOut, DebateIn, DebateListQuery, DebateOut, DebatePage, PersonaOut, ResumeIn, TranscriptQuery,
 )
 from debates.services import (
-    DebateNotFound, SeatSpec, debate_cancel, debate_create, debate_delete, debate_resume, debate_start,
+    UNCHANGED, DebateNotFound, SeatSpec, debate_cancel, debate_create, debate_delete, debate_resume, debate_start,
 )
 from debates.snapshot import debate_dict, debate_snapshot
 from debates.transcripts import FORMATS, debate_totals, render_transcript, transcript_filename
@@ -26,7 +26,8 @@ def list_personas(request):
 @router.post("/debates", response={201: DebateDetailOut, **error_responses(400)})
 def create_debate(request, payload: DebateIn):
     debate = debate_create(topic=payload.topic, rounds=payload.rounds, judge_model_id=payload.judge_model_id,
-                           seats=[SeatSpec(**seat.model_dump()) for seat in payload.seats], created_by=request.auth)
+                           seats=[SeatSpec(**seat.model_dump()) for seat in payload.seats],
+                           budget_usd=payload.budget_usd, created_by=request.auth)
     return Status(201, _detail(debate.pk))
 
 
@@ -58,9 +59,11 @@ async def cancel_debate(request, debate_id: int):
     return Status(202, await database_sync_to_async(_summary)(debate.pk))
 
 
-@router.post("/debates/{debate_id}/resume", response={202: DebateOut, **error_responses(404, 409)})
-async def resume_debate(request, debate_id: int):
-    debate = await debate_resume(debate_id=debate_id, by=request.auth)
+@router.post("/debates/{debate_id}/resume", response={202: DebateOut, **error_responses(400, 404, 409)})
+async def resume_debate(request, debate_id: int, payload: ResumeIn | None = Body(None)):
+    given = payload is not None and "budget_usd" in payload.model_fields_set
+    debate = await debate_resume(debate_id=debate_id, by=request.auth,
+                                 budget_usd=payload.budget_usd if given else UNCHANGED)
     return Status(202, await database_sync_to_async(_summary)(debate.pk))
 
 

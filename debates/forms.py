@@ -7,7 +7,7 @@ from django import forms
 from django.forms import BaseFormSet, formset_factory
 
 from debates.models import MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, Persona
-from debates.services import SeatSpec
+from debates.services import MAX_BUDGET_USD, SeatSpec
 from providers.models import LLMModel
 
 SEATS_PREFIX = "seats"
@@ -31,6 +31,21 @@ def first_ready_model(models) -> LLMModel | None:
     return next((m for m in models if m.has_key_available), models[0] if models else None)
 
 
+def budget_field() -> forms.FloatField:
+    return forms.FloatField(
+        label="Budget (USD)", required=False, min_value=0.0, max_value=MAX_BUDGET_USD,
+        widget=forms.NumberInput(attrs={"step": "any", "placeholder": "none"}),
+        help_text="Optional. The debate stops, resumable, before a turn that could pass it.",
+        error_messages={"invalid": "Enter the budget in USD as a number, or leave it empty for none."},
+    )
+
+
+class BudgetForm(forms.Form):
+    """The budget a debate resumes with (the Resume button's field); empty means none."""
+
+    budget_usd = budget_field()
+
+
 class DebateForm(forms.Form):
     topic = forms.CharField(
         label="Motion", max_length=500,
@@ -46,6 +61,8 @@ class DebateForm(forms.Form):
         error_messages={"required": "Choose a model for the judge.",
                         "invalid_choice": "Choose an enabled model for the judge."},
     )
+
+    budget_usd = budget_field()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **{"label_suffix": "", **kwargs})
@@ -113,7 +130,7 @@ SeatFormSet = formset_factory(
 # `debate_create` names seat fields after SeatSpec; the page names them after what a person picks.
 SEAT_FIELDS = {"model_id": "model", "stance": "stance", "persona": "persona", "display_name": "display_name",
                "temperature": "temperature"}
-DEBATE_FIELDS = {"topic": "topic", "rounds": "rounds", "judge_model_id": "judge_model"}
+DEBATE_FIELDS = {"topic": "topic", "rounds": "rounds", "judge_model_id": "judge_model", "budget_usd": "budget_usd"}
 
 
 def blank_forms() -> tuple[DebateForm, BaseSeatFormSet]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from providers.llm import gateway
 from providers.models import LLMModel
 
+from debates import budget
 from debates.prompts import SeatView, SpokenTurn, judge_messages, judge_repair_messages
 
 
@@ -99,6 +100,15 @@ def verdict_token_budget(seat_count: int) -> int:
     """Room for a summary, a few key arguments and a reasoned score per seat, and no more: a model that
     rambles instead of answering costs this much time at most, twice."""
     return 200 + 100 * seat_count
+
+
+def call_sizes(*, topic: str, seats: list[SeatView], transcript: list[SpokenTurn]) -> list[tuple[int, int]]:
+    """(prompt tokens, max tokens) of each call a verdict may take, for the budget: the request, and the repair
+    request, whose prompt carries the first reply (at most max tokens long) as well."""
+    messages = judge_messages(topic=topic, seats=seats, transcript=transcript)
+    max_tokens = verdict_token_budget(len(seats))
+    repair = budget.prompt_tokens(judge_repair_messages(messages, "", "")) + max_tokens
+    return [(budget.prompt_tokens(messages), max_tokens), (repair, max_tokens)]
 
 
 async def ask_judge(model: LLMModel, *, topic: str, seats: list[SeatView],

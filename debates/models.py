@@ -69,6 +69,8 @@ class Debate(models.Model):
     # could not be priced (then the total is a lower bound, and says so).
     spent_usd = models.FloatField(default=0.0)
     unpriced_calls = models.PositiveIntegerField(default=0)
+    # Optional: the debate stops (failed, resumable with a higher one) before a call that could take it past this.
+    budget_usd = models.FloatField("budget (USD)", null=True, blank=True, validators=[MinValueValidator(0.0)])
 
     objects = DebateQuerySet.as_manager()
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from debates import judge
+from debates import budget, judge
 from debates.events import DeltaBuffer, EventStream, Listener
 from debates.models import Debate, DebateStatus, Seat, SeatScore, Turn, TurnStatus, Verdict
 from debates.prompts import SeatView, SpokenTurn, seat_messages
@@ -45,10 +45,13 @@ class DebateRunner:
         self.debate_id = debate_id
         self.listener = listener
         self.events: EventStream | None = None
+        self.spent = 0.0  # the ledger's total as of the last commit, for the budget checks
+
 
     async def run(self) -> None:
         plan = await database_sync_to_async(_load_plan)(self.debate_id)
         self.events = EventStream(self.debate_id, plan.debate.last_seq, listener=self.listener)
+        self.spent = plan.debate.spent_usd
         main = asyncio.current_task()
         heartbeat = asyncio.create_task(self._beat(main))
         try:
@@ -82,13 +85,15 @@ class DebateRunner:
 
     # ---- one turn -----------------------------------------------------------------------------
     async def _turn(self, plan: DebatePlan, seat: Seat, round_number: int) -> None:
+        model = await _fresh_model(seat.model_id)  # an admin's edit applies from the next turn
+        messages = seat_messages(topic=plan.debate.topic, seat=_view(seat), round_number=round_number,
+                                 rounds=plan.debate.rounds, transcript=plan.transcript,
+                                 context_window=model.context_window, max_tokens=seat.max_tokens)
+        await self._within_budget(plan, model, [(budget.prompt_tokens(messages), seat.max_tokens)],
+                                  f"{seat.display_name}'s turn in round {round_number}")
         turn = await self._start_turn(seat, round_number)
         buffer = DeltaBuffer(self.events, turn)
         try:
-            model = await _fresh_model(seat.model_id)  # an admin's edit applies from the next turn
-            messages = seat_messages(topic=plan.debate.topic, seat=_view(seat), round_number=round_number,
-                                     rounds=plan.debate.rounds, transcript=plan.transcript,
-                                     context_window=model.context_window, max_tokens=seat.max_tokens)
             answer = None
             async for item in gateway.stream_answer(model, messages, temperature=seat.temperature,
                                                     max_tokens=seat.max_tokens):
@@ -109,6 +114,19 @@ class DebateRunner:
         await self._complete_turn(turn, answer)
         plan.transcript.append(SpokenTurn(round=round_number, speaker=seat.display_name, stance=seat.stance,
                                           text=answer.result.text))
+
+    async def _within_budget(self, plan: DebatePlan, model: LLMModel, calls: list[tuple[int, int]],
+                             what: str) -> None:
+        """Stop before `calls` ((prompt tokens, max tokens) each) when at worst they would pass the budget."""
+        if plan.debate.budget_usd is None:
+            return
+        chain = await database_sync_to_async(model.answer_chain)()
+        worst = [budget.worst_case_cost(chain, prompt, max_tokens) for prompt, max_tokens in calls]
+        try:
+            budget.check(budget=plan.debate.budget_usd, spent=self.spent, what=what, chain=chain,
+                         worst=None if None in worst else sum(worst))
+        except budget.OverBudget as over:
+            raise DebateStopped(str(over)) from None
 
     async def _start_turn(self, seat: Seat, round_number: int) -> Turn:
         holder: list[Turn] = []
@@ -138,27 +156,36 @@ class DebateRunner:
 
         def save() -> dict:
             turn.save()
-            return {"spend": Debate.objects.get(pk=self.debate_id).refresh_spend()}
+            return {"spend": self._refresh_spend()}
 
         await self.events.emit("turn.completed", turn_dict(turn), save)
 
     # ---- the verdict --------------------------------------------------------------------------
     async def _judge(self, plan: DebatePlan) -> None:
+        model = await _fresh_model(plan.debate.judge_model_id)
+        seats = [_view(seat) for seat in plan.seats]
+        await self._within_budget(plan, model, judge.call_sizes(topic=plan.debate.topic, seats=seats,
+                                                                transcript=plan.transcript), "the verdict")
         await self.events.emit("judging.started", {},
                                lambda: _set_debate(self.debate_id, status=DebateStatus.JUDGING))
-        model = await _fresh_model(plan.debate.judge_model_id)
         try:
-            outcome = await judge.ask_judge(model, topic=plan.debate.topic, seats=[_view(s) for s in plan.seats],
-                                            transcript=plan.transcript)
+            outcome = await judge.ask_judge(model, topic=plan.debate.topic, seats=seats, transcript=plan.transcript)
         except LLMError as error:
             raise DebateStopped(_reason(f"The judge ({model.litellm_model_name})", error)) from error
+
         def save() -> dict:
             verdict = verdict_dict(_save_verdict(plan, model, outcome))
-            return {"verdict": verdict, "spend": Debate.objects.get(pk=self.debate_id).refresh_spend()}
+            return {"verdict": verdict, "spend": self._refresh_spend()}
 
         await self.events.emit("verdict", {}, save)
         await self.events.emit("debate.completed", {"status": DebateStatus.COMPLETED},
                                lambda: _finish(self.debate_id, DebateStatus.COMPLETED))
+
+    def _refresh_spend(self) -> dict:
+        """Recompute the ledger (in the commit's worker thread) and remember the spend for the budget checks."""
+        spend = Debate.objects.get(pk=self.debate_id).refresh_spend()
+        self.spent = spend["spent_usd"]
+        return spend
 
     # ---- endings ------------------------------------------------------------------------------
     async def _finish_failed(self, reason: str) -> None:

@@ -35,6 +35,15 @@ class DebateIn(Schema):
     rounds: int = Field(3, **documented("How many times each seat speaks.", minimum=MIN_ROUNDS, maximum=MAX_ROUNDS))
     seats: list[SeatIn] = Field(**documented("The seats, in speaking order.", minItems=MIN_SEATS, maxItems=MAX_SEATS))
     judge_model_id: RowId = Field(description="An enabled model that scores the debate.")
+    budget_usd: float | None = Field(None, **documented(
+        "Optional: the debate stops (failed, resumable with a higher budget) before a turn or verdict whose "
+        "worst-case cost would take its spend past this. Refused when a model cannot be priced.",
+        minimum=0, maximum=1_000_000))
+
+
+class ResumeIn(Schema):
+    budget_usd: float | None = Field(None, description="A new budget in USD (null: none). Leave it out to keep the "
+                                     "debate's budget.")
 
 
 class DebateListQuery(Schema):
@@ -74,6 +83,7 @@ class DebateOut(Schema):
     spent_usd: float = Field(description="What its priced calls cost so far (seats and judge), in USD.")
     unpriced_calls: int = Field(description="Calls that could not be priced: when above 0, spent_usd is a lower "
                                 "bound and the cost is partly unknown.")
+    budget_usd: float | None = Field(description="The debate's budget in USD, if it has one.")
 
 
 class DebatePage(Schema):

@@ -1,11 +1,12 @@
 """Workflows across debates, seats and turns. The browser, the API and `run_debate` all call these."""
+import math
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from debates import tasks
+from debates import budget, tasks
 from debates.events import emit_once
 from debates.models import (
     MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, Debate, DebateStatus, Persona, Seat, Turn,
@@ -65,9 +66,13 @@ class SeatSpec:
 
 
 # ---- create ------------------------------------------------------------------------------------
+MAX_BUDGET_USD = 1_000_000.0
+UNCHANGED = object()  # debate_resume's budget_usd when the budget stays as it is
+
+
 @transaction.atomic
 def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model_id: int,
-                  created_by=None) -> Debate:
+                  budget_usd: float | None = None, created_by=None) -> Debate:
     errors: dict[str, list[str]] = {}
     topic = (topic or "").strip()
     if not topic:
@@ -88,11 +93,13 @@ def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model
     for index, spec in enumerate(seats):
         for field, message in _seat_problems(spec, usable, personas):
             errors.setdefault(f"seats.{index}.{field}", []).append(message)
+    if problem := _budget_problem(budget_usd, [usable[i] for i in wanted if i in usable]):
+        errors["budget_usd"] = [problem]
     if errors:
         raise DebateValidationError("The debate cannot be created as given.", errors=errors)
 
     debate = Debate.objects.create(topic=topic, rounds=rounds, judge_model=usable[judge_model_id],
-                                   created_by=created_by)
+                                   budget_usd=budget_usd, created_by=created_by)
     names = _display_names(seats, usable, personas)
     for position, (spec, name) in enumerate(zip(seats, names), start=1):
         persona = personas.get(spec.persona) if spec.persona else None
@@ -121,6 +128,16 @@ def _seat_problems(spec: SeatSpec, usable: dict, personas: dict):
         yield "max_tokens", "Choose max tokens from 16 to 8192."
     if len(spec.display_name) > 100:
         yield "display_name", "Keep the name under 100 characters."
+
+
+def _budget_problem(budget_usd: float | None, models: list[LLMModel]) -> str:
+    """Why this budget cannot be set for a debate of these models (and their fallbacks), or ""."""
+    if budget_usd is None:
+        return ""
+    if isinstance(budget_usd, bool) or not isinstance(budget_usd, (int, float)) or not math.isfinite(budget_usd) \
+            or not 0 <= budget_usd <= MAX_BUDGET_USD:
+        return f"Enter a budget from 0 to {MAX_BUDGET_USD:,.0f} USD, or none."
+    return budget.unpriced_problem([row for model in models for row in model.answer_chain()])
 
 
 def _display_names(seats: list[SeatSpec], models: dict, personas: dict) -> list[str]:
@@ -176,8 +193,11 @@ async def debate_start(*, debate_id: int, by=None) -> Debate:
     return debate
 
 
-async def debate_resume(*, debate_id: int, by=None) -> Debate:
-    """Carry on from the last completed turn: completed turns stay, the cut one is rewritten."""
+async def debate_resume(*, debate_id: int, by=None, budget_usd=UNCHANGED) -> Debate:
+    """Carry on from the last completed turn: completed turns stay, the cut one is rewritten. A new budget
+    (a float, or None for none) is set first, so a debate stopped by its budget can carry on with a higher one."""
+    if budget_usd is not UNCHANGED:
+        await database_sync_to_async(debate_set_budget)(debate_id=debate_id, budget_usd=budget_usd, by=by)
     debate = await database_sync_to_async(_get)(debate_id, by=by)
     if debate.can_resume:
         await debate_preflight(debate_id=debate_id)
@@ -186,11 +206,28 @@ async def debate_resume(*, debate_id: int, by=None) -> Debate:
     return debate
 
 
+@transaction.atomic
+def debate_set_budget(*, debate_id: int, budget_usd: float | None, by=None) -> Debate:
+    debate = _get(debate_id, by=by, lock=True)
+    if debate.is_active and not debate.is_interrupted:
+        raise DebateStateError("This debate is running; its budget can change once it has stopped.")
+    seats, judge, _ = _models_and_budget(debate_id)
+    if problem := _budget_problem(budget_usd, [*(seat.model for seat in seats), judge]):
+        raise DebateValidationError("The budget cannot be set.", errors={"budget_usd": [problem]})
+    debate.budget_usd = budget_usd
+    debate.save(update_fields=["budget_usd"])
+    return debate
+
+
 # ---- pre-flight --------------------------------------------------------------------------------
 async def debate_preflight(*, debate_id: int) -> None:
     """Refuse (422, a reason per seat) to start a debate one of whose models cannot answer: nothing is spent."""
-    seats, judge = await database_sync_to_async(_models_of)(debate_id)
-    await models_preflight(seat_models=[seat.model for seat in seats], judge_model=judge)
+    seats, judge, budget_usd = await database_sync_to_async(_models_and_budget)(debate_id)
+    models = [seat.model for seat in seats]
+    # A model that lost its price since the debate was created cannot keep the budget: refused, like a dead one.
+    if problem := await database_sync_to_async(_budget_problem)(budget_usd, [*models, judge]):
+        raise DebateValidationError("The debate cannot start within its budget.", errors={"budget_usd": [problem]})
+    await models_preflight(seat_models=models, judge_model=judge)
 
 
 async def models_preflight(*, seat_models: list[LLMModel], judge_model: LLMModel) -> None:
@@ -207,9 +244,10 @@ async def models_preflight(*, seat_models: list[LLMModel], judge_model: LLMModel
                                     "spent.", errors=errors)
 
 
-def _models_of(debate_id: int) -> tuple[list[Seat], LLMModel]:
+def _models_and_budget(debate_id: int) -> tuple[list[Seat], LLMModel, float | None]:
     debate = Debate.objects.select_related("judge_model__provider").get(pk=debate_id)
-    return list(debate.seats.select_related("model__provider").order_by("position")), debate.judge_model
+    seats = list(debate.seats.select_related("model__provider").order_by("position"))
+    return seats, debate.judge_model, debate.budget_usd
 
 
 async def debate_cancel(*, debate_id: int, by=None) -> Debate:

@@ -50,7 +50,7 @@ def debate_dict(debate: Debate) -> dict:
             "started_at": debate.started_at.isoformat() if debate.started_at else None,
             "finished_at": debate.finished_at.isoformat() if debate.finished_at else None,
             "can_start": debate.can_start, "can_cancel": debate.can_cancel, "can_resume": debate.can_resume,
-            **spend(debate)}
+            **spend(debate), "budget_usd": debate.budget_usd}
 
 
 def debate_snapshot(debate_id: int) -> dict:

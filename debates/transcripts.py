@@ -36,6 +36,10 @@ def cost_text(spent_usd: float, unpriced_calls: int) -> str:
     return f"at least ${spent_usd:.4f} ({calls})" if spent_usd else f"unknown ({calls})"
 
 
+def budget_text(budget_usd: float | None) -> str:
+    return "" if budget_usd is None else f"a ${budget_usd:.4f} budget"
+
+
 def transcript_filename(snapshot: dict, fmt: str) -> str:
     """debate-12-cities-should-ban-cars.md: the id keeps names unique, a few words of the motion make them readable."""
     debate = snapshot["debate"]
@@ -147,7 +151,8 @@ def _facts(snapshot: dict) -> list[str]:
                  f"{totals['total_tokens']}, {totals['latency_ms'] / 1000:.1f} s speaking")
     seats = "; ".join(f"{seat['display_name']} {cost_text(seat['spent_usd'], seat['unpriced_calls'])}"
                       for seat in snapshot["seats"])
-    facts.append(f"Cost: {cost_text(totals['cost_usd'], totals['unpriced_calls'])} ({seats})")
+    budget = f" of {budget_text(debate['budget_usd'])}" if debate.get("budget_usd") is not None else ""
+    facts.append(f"Cost: {cost_text(totals['cost_usd'], totals['unpriced_calls'])}{budget} ({seats})")
     return facts
 
 

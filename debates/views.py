@@ -16,9 +16,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from debates import services
-from debates.forms import add_service_errors, blank_forms, bound_forms
+from debates.forms import BudgetForm, add_service_errors, blank_forms, bound_forms
 from debates.models import Debate, DebateStatus, TurnStatus, Verdict
-from debates.transcripts import cost_text
+from debates.transcripts import budget_text, cost_text
 
 DEBATES_PER_PAGE = 30
 
@@ -59,6 +59,7 @@ def debate_detail(request: HttpRequest, debate_id: int) -> HttpResponse:
                .select_related("winner", "judge_model__provider", "answered_by_model__provider")
                .prefetch_related("scores__seat").first())
     debate.cost_display = cost_text(debate.spent_usd, debate.unpriced_calls)
+    debate.budget_display = budget_text(debate.budget_usd)
     for seat in seats:
         seat.chip_state = _seat_state(debate, seat, turns, verdict)
         seat.cost_display = cost_text(seat.spent_usd, seat.unpriced_calls)
@@ -87,18 +88,24 @@ async def debate_cancel(request: HttpRequest, debate_id: int) -> HttpResponse:
 @require_POST
 @login_required
 async def debate_resume(request: HttpRequest, debate_id: int) -> HttpResponse:
-    await _run_action(request, services.debate_resume, debate_id)
+    budget = BudgetForm(request.POST)
+    if not budget.is_valid():
+        messages.error(request, " ".join(budget.errors["budget_usd"]))
+        return redirect("debates:detail", debate_id=debate_id)
+    await _run_action(request, services.debate_resume, debate_id, budget_usd=budget.cleaned_data["budget_usd"])
     return redirect("debates:detail", debate_id=debate_id)
 
 
 # ---- helpers -----------------------------------------------------------------------------------
-async def _run_action(request: HttpRequest, action: Callable[..., Awaitable[Debate]], debate_id: int) -> None:
+async def _run_action(request: HttpRequest, action: Callable[..., Awaitable[Debate]], debate_id: int,
+                      **options) -> None:
     try:
-        await action(debate_id=debate_id, by=await request.auser())
+        await action(debate_id=debate_id, by=await request.auser(), **options)
     except services.DebateNotFound as error:
         raise Http404(error.message) from None
     except services.DebateError as error:
-        messages.error(request, error.message)
+        # The problems too (a budget's, a model's pre-flight), without the field names a terminal gets.
+        messages.error(request, " ".join([error.message, *(text for texts in error.errors.values() for text in texts)]))
 
 
 async def _render(request: HttpRequest, template: str, context: dict) -> HttpResponse:
@@ -120,7 +127,8 @@ def _create(form, seats, user) -> Debate | None:
     try:
         return services.debate_create(
             topic=form.cleaned_data["topic"], rounds=form.cleaned_data["rounds"], seats=seats.specs(),
-            judge_model_id=form.cleaned_data["judge_model"].pk, created_by=user)
+            judge_model_id=form.cleaned_data["judge_model"].pk, budget_usd=form.cleaned_data["budget_usd"],
+            created_by=user)
     except services.DebateValidationError as error:
         add_service_errors(error.errors, form, seats)
         return None

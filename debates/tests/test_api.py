@@ -240,11 +240,47 @@ def test_it_resumes_a_failed_debate(api, model, launched):
 
     response = api.post(f"/api/debates/{debate.pk}/resume")
 
-    assert response.status_code == 202
+    assert response.status_code == 202, response.content
     assert response.json()["status"] == "running"
     assert launched == [debate.pk]
     debate.refresh_from_db()
     assert (debate.status, debate.failure_reason) == (DebateStatus.RUNNING, "")
+
+
+@lifecycle
+def test_it_resumes_with_a_new_budget_and_keeps_the_budget_when_none_is_given(api, model_on, openai_server, launched):
+    priced = model_on("openai", openai_server, model_name="gpt-4o")
+    debate = make_debate(api.user, priced, status=DebateStatus.FAILED, debate__budget_usd=0.01,
+                         debate__failure_reason="Budget reached: ...")
+
+    response = api.post(f"/api/debates/{debate.pk}/resume", {"budget_usd": 0.5}, content_type="application/json")
+
+    assert response.status_code == 202, response.content
+    assert response.json()["budget_usd"] == 0.5
+    Debate.objects.filter(pk=debate.pk).update(status=DebateStatus.FAILED)
+    assert api.post(f"/api/debates/{debate.pk}/resume").json()["budget_usd"] == 0.5  # no body: kept
+    Debate.objects.filter(pk=debate.pk).update(status=DebateStatus.FAILED)
+    response = api.post(f"/api/debates/{debate.pk}/resume", {"budget_usd": None}, content_type="application/json")
+    assert response.json()["budget_usd"] is None  # null: no budget any more
+    assert launched == [debate.pk] * 3
+
+
+def test_a_budget_with_an_unpriced_model_is_refused_with_the_reason(api, model):
+    response = create(api, debate_body(model, budget_usd=1.0))
+
+    assert_error(response, 422, "validation_error", {"budget_usd": "cannot be priced"})
+    assert not Debate.objects.exists()
+
+
+@lifecycle
+def test_a_resume_with_a_budget_an_unpriced_model_cannot_keep_is_refused(api, model, launched):
+    debate = make_debate(api.user, model, status=DebateStatus.FAILED)
+
+    response = api.post(f"/api/debates/{debate.pk}/resume", {"budget_usd": 1.0}, content_type="application/json")
+
+    assert_error(response, 422, "validation_error", {"budget_usd": "cannot be priced"})
+    debate.refresh_from_db()
+    assert (debate.status, debate.budget_usd, launched) == (DebateStatus.FAILED, None, [])
 
 
 @lifecycle

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from debates.tests.conftest import scripted_responder
+from debates.tests.conftest import is_preflight, scripted_responder
 from debates.tests.live_server import browser, daphne_server, fake_llm, llm, page, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -180,3 +180,33 @@ def test_the_form_says_which_seat_cannot_answer_and_starts_nothing(page, llm, pe
     assert not Debate.objects.exists()
     assert [r.body["messages"] for r in llm.requests if r.path.endswith("/chat/completions")] == [
         [{"role": "user", "content": "Say OK."}]]  # the ready model was asked for one token; nothing else spent
+
+
+def test_a_budget_set_on_the_form_stops_before_the_verdict_and_a_raised_one_resumes_it(page, llm, person, model_on):
+    from debates.models import Debate
+
+    speaking(llm, SPEECH, chunk_delay=0.01)
+    # gpt-4o is priced: each turn's worst case (400 tokens) fits in $0.006, the verdict's (two calls) does not.
+    priced = model_on("openai", llm, model_name="gpt-4o", display_name="Priced GPT", pricing_tier="standard")
+    sign_in(page, "ada", PASSWORD)
+
+    fill_new_debate_form(page, judge=priced, seats=[priced, priced])
+    page.fill("input[name=budget_usd]", "0.006")
+    page.click("button:text('Start debate')")
+
+    page.wait_for_url("**/debates/*/")
+    page.locator("#failure:not([hidden])").wait_for(timeout=STARTUP_MS)
+    assert page.locator("#failure-reason").text_content().startswith("Budget reached: $0.0007 of the $0.0060 budget")
+    assert "the verdict could cost up to" in page.locator("#failure-reason").text_content()
+    assert page.locator("#spend").text_content() == "Cost: $0.0007 of a $0.0060 budget"
+    assert page.locator("article.turn .turn-text").all_text_contents() == [SPEECH, SPEECH]
+    asked = len(llm.requests)
+
+    page.fill("#resume-budget", "0.5")
+    page.click("form[data-action=resume] button")
+
+    page.locator(".verdict-card .winner").wait_for(timeout=STARTUP_MS)
+    calls = [r.body for r in llm.requests[asked:] if not is_preflight(r.body)]  # (its result may be remembered)
+    assert len(calls) == 1 and "impartial debate judge" in str(calls[0])  # the verdict alone: no turn redone
+    assert Debate.objects.get().budget_usd == 0.5
+    assert page.locator("#spend").text_content().endswith(" of a $0.5000 budget")

@@ -104,3 +104,25 @@ def test_resume_refuses_a_completed_debate(model_on, openai_server):
 
     assert process.returncode != 0
     assert "only a failed, cancelled or interrupted debate can be resumed" in err
+
+
+def test_a_budget_stops_run_debate_and_resume_debate_raises_it(model_on, openai_server):
+    openai_server.responder = lambda body: VALID_VERDICT if "impartial" in str(body) else "Cars clog streets."
+    model = model_on("openai", openai_server, model_name="gpt-4o")  # priced: each turn's worst case is ~$0.003
+
+    process = manage("run_debate", "--topic", "Ban cars", "--seat", f"{model.pk}:for", "--seat",
+                     f"{model.pk}:against", "--judge", str(model.pk), "--rounds", "1", "--budget", "0.001")
+    _, err = process.communicate(timeout=120)
+
+    assert process.returncode != 0
+    assert "ended failed: Budget reached: $0.0000 of the $0.0010 budget is spent" in err
+    debate = Debate.objects.get()
+    assert debate.turns.count() == 0 and debate.budget_usd == 0.001
+
+    process = manage("resume_debate", str(debate.pk), "--budget", "0.5")
+    out, err = process.communicate(timeout=120)
+
+    assert process.returncode == 0, err
+    debate.refresh_from_db()
+    assert (debate.status, debate.budget_usd, debate.turns.count()) == ("completed", 0.5, 2)
+    assert "Winner:" in out

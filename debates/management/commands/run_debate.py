@@ -19,6 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--rounds", type=int, default=2)
         parser.add_argument("--max-tokens", type=int, default=300)
         parser.add_argument("--temperature", type=float, default=0.7)
+        parser.add_argument("--budget", type=float, default=None, metavar="USD",
+                            help="stop (resumable) before a turn or the verdict that could pass this spend")
 
     def handle(self, *args, **options) -> None:
         try:
@@ -27,7 +29,7 @@ class Command(BaseCommand):
             seat_models = [LLMModel.objects.select_related("provider").get(pk=seat.model_id) for seat in seats]
             async_to_sync(models_preflight)(seat_models=seat_models, judge_model=judge)  # before anything is saved
             debate = debate_create(topic=options["topic"], rounds=options["rounds"], seats=seats,
-                                   judge_model_id=judge.pk)
+                                   judge_model_id=judge.pk, budget_usd=options["budget"])
             debate_mark_started(debate_id=debate.pk)
         except LLMModel.DoesNotExist as exc:
             raise CommandError(str(exc)) from None

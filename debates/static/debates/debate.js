@@ -104,7 +104,8 @@
     badge.textContent = d.display_status;
     badge.className = `badge status-${d.display_status}`;
     $("progress").textContent = progressLine();
-    $("spend").textContent = `Cost: ${costText(d.spent_usd, d.unpriced_calls)}`;
+    const budget = d.budget_usd === null || d.budget_usd === undefined ? "" : ` of a $${d.budget_usd.toFixed(4)} budget`;
+    $("spend").textContent = `Cost: ${costText(d.spent_usd, d.unpriced_calls)}${budget}`;
     for (const form of root.querySelectorAll("form[data-action]")) {
       form.hidden = !d[`can_${form.dataset.action}`];
     }
