@@ -39,6 +39,7 @@ from django.core.management import call_command  # noqa: E402
 
 from providers.llm import gateway  # noqa: E402
 from providers.llm.errors import LLMError  # noqa: E402
+from providers.llm.factory import call_settings  # noqa: E402
 from providers.llm.litellm_client import load_litellm  # noqa: E402
 from providers.models import LLMModel, ModelFallback, Provider  # noqa: E402
 from providers.tests.servers import FakeOpenAIServer, closed_port_server  # noqa: E402
@@ -60,8 +61,12 @@ def percentile(values: list[float], share: float) -> float:
 async def overhead(server: FakeOpenAIServer, model: LLMModel, calls: int) -> None:
     litellm = load_litellm()
     url = server.url + "/v1/chat/completions"
+    # The very parameters our client passes (providers.llm.litellm_client), so that the difference is our layer
+    # alone: a call with a `timeout` of its own, for one, makes LiteLLM set up its HTTP client differently.
+    settings = call_settings(model)
     params = {"model": "openai/bench", "messages": MESSAGES, "api_base": server.url + "/v1", "api_key": "sk-bench",
-              "max_retries": 0}
+              "timeout": settings.timeout, "stream_timeout": settings.first_chunk_timeout, "max_retries": 0,
+              "num_retries": 0, "drop_params": True}
 
     async def raw(stream: bool, http: httpx.AsyncClient) -> None:
         body = {"model": "bench", "messages": MESSAGES, "stream": stream}

@@ -18,7 +18,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from providers.llm.base import LLMResult, Message
 from providers.llm.errors import LLMError
-from providers.llm.factory import aclient_for
+from providers.llm.backend import current_backend
+from providers.llm.factory import build_client
 from providers.llm.pricing import call_cost
 from providers.models import LLMModel
 
@@ -42,11 +43,12 @@ class StreamReset:
 
 async def answer(model: LLMModel, messages: list[Message], **params) -> Answer:
     failures: list[tuple[LLMModel, LLMError]] = []
-    for row in await _chain(model):
+    chain, backend = await _plan(model)
+    for row in chain:
         try:
             async for attempt in _retrying(row):
                 with attempt:
-                    result = await (await aclient_for(row)).send_message(messages, **params)
+                    result = await build_client(row, backend).send_message(messages, **params)
             return _priced(Answer(result=result, model=row, fallback_reason=_why(failures)))
         except LLMError as error:
             failures.append((row, error))
@@ -57,13 +59,14 @@ async def stream_answer(model: LLMModel, messages: list[Message], **params
                         ) -> AsyncIterator[str | StreamReset | Answer]:
     """Text deltas as they arrive, a StreamReset whenever an attempt that spoke is dropped, then one Answer."""
     failures: list[tuple[LLMModel, LLMError]] = []
-    for row in await _chain(model):
+    chain, backend = await _plan(model)
+    for row in chain:
         try:
             async for attempt in _retrying(row):
                 with attempt:
                     spoke = False
                     try:
-                        async for item in (await aclient_for(row)).stream_message(messages, **params):
+                        async for item in build_client(row, backend).stream_message(messages, **params):
                             if isinstance(item, LLMResult):
                                 yield _priced(Answer(result=item, model=row, fallback_reason=_why(failures)))
                                 return
@@ -86,10 +89,11 @@ def _priced(answer: Answer) -> Answer:
     return answer
 
 
-
 @database_sync_to_async
-def _chain(model: LLMModel) -> list[LLMModel]:
-    return model.answer_chain()
+def _plan(model: LLMModel) -> tuple[list[LLMModel], str]:
+    """Who is asked, in order, and by which backend: one trip to the database thread per call, since each trip
+    costs about as much as the rest of this layer. The backend is read on every call (the rollback flag)."""
+    return model.answer_chain(), current_backend()
 
 
 def _retrying(row: LLMModel) -> AsyncRetrying:

@@ -101,6 +101,9 @@ def ndjson(obj: Any) -> bytes:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every response is length-delimited or chunked
+    # Headers and body go out as separate small writes; with Nagle's algorithm on, the second waits for the client's
+    # delayed ACK (some 40 ms on a kept-alive connection). Real servers send at once, and so does this one.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # silence stderr request logs
