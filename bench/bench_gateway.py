@@ -5,7 +5,7 @@
 Part 1, one run, the three paths alternated call by call against the same instant FakeOpenAIServer, sent and
 streamed: raw httpx (a POST to /v1/chat/completions), bare `litellm.acompletion`, and our
 `providers.llm.gateway.answer` / `stream_answer` on a model row with retries (2) and a fallback configured but not
-triggered. Prints median and p99 latency per path and the ratios.
+triggered, fetched as the orchestrator fetches it, with the backend read from the database on each call. Prints median and p99 latency per path and the ratios.
 Part 2, the fault matrix through the gateway (retries 2, the backoff of settings, a fallback on a second server):
 for each fault, the requests each server received and the time to the outcome.
 Uses a temporary SQLite database and asserts nothing.
@@ -27,7 +27,7 @@ os.environ["DATABASE_URL"] = f"sqlite:///{VAR / 'bench.sqlite3'}"
 os.environ.pop("REDIS_URL", None)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "debateproject.settings")
 os.environ.setdefault("ARENA_LOG_LEVEL", "WARNING")
-os.environ["ARENA_LLM_BACKEND"] = "litellm"
+os.environ.pop("ARENA_LLM_BACKEND", None)  # the default: the backend is read from the database on every call
 os.environ["BENCH_KEY"] = "sk-bench"
 
 import django  # noqa: E402
@@ -160,7 +160,8 @@ def main() -> None:
                             timeout_seconds=3.0)
         fallback = model_row("fallback", backup.url + "/v1")
         ModelFallback.objects.create(model=primary, fallback=fallback)
-        asyncio.run(overhead(server, primary, args.calls))
+        # Fetched as the orchestrator fetches a seat's model each turn: with its fallbacks.
+        asyncio.run(overhead(server, LLMModel.objects.with_answer_chain().get(pk=primary.pk), args.calls))
         asyncio.run(faults(primary, server, backup))
 
 

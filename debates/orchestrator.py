@@ -120,7 +120,7 @@ class DebateRunner:
         """Stop before `calls` ((prompt tokens, max tokens) each) when at worst they would pass the budget."""
         if plan.debate.budget_usd is None:
             return
-        chain = await database_sync_to_async(model.answer_chain)()
+        chain = model.answer_chain()  # fetched with the row (_fresh_model): no query here
         worst = [budget.worst_case_cost(chain, prompt, max_tokens) for prompt, max_tokens in calls]
         try:
             budget.check(budget=plan.debate.budget_usd, spent=self.spent, what=what, chain=chain,
@@ -219,7 +219,7 @@ def _load_plan(debate_id: int) -> DebatePlan:
 
 @database_sync_to_async
 def _fresh_model(model_id: int) -> LLMModel:
-    return LLMModel.objects.select_related("provider").get(pk=model_id)
+    return LLMModel.objects.with_answer_chain().get(pk=model_id)  # the gateway then reads no fallbacks itself
 
 
 def _view(seat: Seat) -> SeatView:

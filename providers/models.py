@@ -51,6 +51,13 @@ class Provider(models.Model):
 
 
 class LLMModelQuerySet(models.QuerySet):
+    def with_answer_chain(self) -> "LLMModelQuerySet":
+        """Rows whose answer_chain() needs no query of its own: their usable fallbacks are fetched with them."""
+        links = ModelFallback.objects.filter(fallback__enabled=True, fallback__provider__enabled=True)
+        return self.select_related("provider").prefetch_related(models.Prefetch(
+            "fallback_links", queryset=links.select_related("fallback__provider").order_by("position"),
+            to_attr="usable_fallback_links"))
+
     def usable(self) -> "LLMModelQuerySet":
         """Enabled models of enabled providers: what a debate may seat."""
         return self.filter(enabled=True, provider__enabled=True).select_related("provider")
@@ -164,10 +171,19 @@ class LLMModel(models.Model):
     def chunk_timeout(self) -> float:
         return self.first_chunk_timeout_seconds or settings.LLM_FIRST_CHUNK_TIMEOUT_SECONDS
 
+    @property
+    def has_answer_chain(self) -> bool:
+        """True when answer_chain() needs no query: the row came from LLMModel.objects.with_answer_chain()."""
+        return hasattr(self, "usable_fallback_links")
+
     def answer_chain(self) -> list["LLMModel"]:
         """This model, then its usable fallbacks in their order: who is asked, one after the other."""
-        links = self.fallback_links.filter(fallback__enabled=True, fallback__provider__enabled=True)
-        return [self, *(link.fallback for link in links.select_related("fallback__provider").order_by("position"))]
+        if self.has_answer_chain:
+            links = self.usable_fallback_links
+        else:
+            links = self.fallback_links.filter(fallback__enabled=True, fallback__provider__enabled=True)
+            links = links.select_related("fallback__provider").order_by("position")
+        return [self, *(link.fallback for link in links)]
 
     def record_check(self, *, ok: bool, latency_ms: int | None, error: str = "") -> None:
         self.last_checked_at = timezone.now()

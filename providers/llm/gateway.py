@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from providers.llm.base import LLMResult, Message
 from providers.llm.errors import LLMError
-from providers.llm.backend import current_backend
+from providers.llm.backend import current_backend, pinned_backend
 from providers.llm.factory import build_client
 from providers.llm.pricing import call_cost
 from providers.models import LLMModel
@@ -89,11 +89,15 @@ def _priced(answer: Answer) -> Answer:
     return answer
 
 
-@database_sync_to_async
-def _plan(model: LLMModel) -> tuple[list[LLMModel], str]:
-    """Who is asked, in order, and by which backend: one trip to the database thread per call, since each trip
-    costs about as much as the rest of this layer. The backend is read on every call (the rollback flag)."""
-    return model.answer_chain(), current_backend()
+async def _plan(model: LLMModel) -> tuple[list[LLMModel], str]:
+    """Who is asked, in order, and by which backend. The backend is read on every call (the rollback flag); the
+    chain comes with the row when the caller fetched it `with_answer_chain()`, as the orchestrator does each turn.
+    What is left to read takes one trip to the database thread, and none when there is nothing (a trip costs
+    more than all the rest of this layer)."""
+    backend = pinned_backend()
+    if backend and model.has_answer_chain:
+        return model.answer_chain(), backend
+    return await database_sync_to_async(lambda: (model.answer_chain(), backend or current_backend()))()
 
 
 def _retrying(row: LLMModel) -> AsyncRetrying:
