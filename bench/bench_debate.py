@@ -30,7 +30,7 @@ from django.core.management import call_command  # noqa: E402
 from debates.models import Debate  # noqa: E402
 from debates.orchestrator import DebateRunner  # noqa: E402
 from debates.services import SeatSpec, debate_create  # noqa: E402
-from debates.tests.conftest import VALID_VERDICT  # noqa: E402
+from debates.tests.conftest import valid_verdict  # noqa: E402
 from providers.models import LLMModel, Provider  # noqa: E402
 from providers.tests.servers import FakeOpenAIServer  # noqa: E402
 
@@ -59,13 +59,13 @@ def main() -> None:
     BENCH_DB.unlink(missing_ok=True)
     call_command("migrate", verbosity=0)
     with FakeOpenAIServer() as server:
-        server.responder = lambda body: VALID_VERDICT if "impartial" in str(body) else "An instant argument."
+        server.responder = lambda body: valid_verdict(body) if "impartial" in str(body) else "An instant argument."
         run(make_debate(server.url + "/v1"))  # warm-up: imports LiteLLM
         times = [run(make_debate(server.url + "/v1")) for _ in range(5)]
         print(f"2 seats x 3 rounds + judge, instant model: median {statistics.median(times) * 1000:.0f} ms "
               f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}) over {len(times)} runs")
 
-        server.responder = lambda body: VALID_VERDICT if "impartial" in str(body) else "word " * 100
+        server.responder = lambda body: valid_verdict(body) if "impartial" in str(body) else "word " * 100
         server.chunk_delay = 0.01  # a model writing 100 tokens/s
         events: list = []
         run(make_debate(server.url + "/v1"), events)

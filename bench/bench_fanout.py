@@ -75,7 +75,7 @@ def serve_fake(words: int) -> None:
     import django
 
     django.setup()
-    from debates.tests.conftest import VALID_VERDICT
+    from debates.tests.conftest import valid_verdict
     from providers.tests.servers import FakeOpenAIServer
 
     replies = itertools.count(1)
@@ -84,7 +84,7 @@ def serve_fake(words: int) -> None:
     def respond(body) -> str:
         text = json.dumps(body)
         if "impartial" in text:
-            return VALID_VERDICT
+            return valid_verdict(body)
         if "Warm-up" in text:
             return "A short warm-up reply."
         with lock:

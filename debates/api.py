@@ -27,7 +27,8 @@ def list_personas(request):
 def create_debate(request, payload: DebateIn):
     debate = debate_create(topic=payload.topic, rounds=payload.rounds, judge_model_id=payload.judge_model_id,
                            seats=[SeatSpec(**seat.model_dump()) for seat in payload.seats],
-                           budget_usd=payload.budget_usd, created_by=request.auth)
+                           budget_usd=payload.budget_usd, blind_seats=payload.blind_seats,
+                           swap_check=payload.swap_check, created_by=request.auth)
     return Status(201, _detail(debate.pk))
 
 

@@ -63,6 +63,13 @@ class DebateForm(forms.Form):
     )
 
     budget_usd = budget_field()
+    blind_seats = forms.BooleanField(
+        label="Debaters see each other as Speaker A, B, …", required=False, initial=True,
+        help_text="The judge always does; names stay on this page.")
+    swap_check = forms.BooleanField(
+        label="Seat-swap check", required=False, initial=True,
+        help_text="The judge reads the debate twice, the second time with the seats' order reversed; a seat wins "
+                  "only when both readings agree.")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **{"label_suffix": "", **kwargs})
@@ -130,7 +137,8 @@ SeatFormSet = formset_factory(
 # `debate_create` names seat fields after SeatSpec; the page names them after what a person picks.
 SEAT_FIELDS = {"model_id": "model", "stance": "stance", "persona": "persona", "display_name": "display_name",
                "temperature": "temperature"}
-DEBATE_FIELDS = {"topic": "topic", "rounds": "rounds", "judge_model_id": "judge_model", "budget_usd": "budget_usd"}
+DEBATE_FIELDS = {"topic": "topic", "rounds": "rounds", "judge_model_id": "judge_model", "budget_usd": "budget_usd",
+                 "blind_seats": "blind_seats", "swap_check": "swap_check"}
 
 
 def blank_forms() -> tuple[DebateForm, BaseSeatFormSet]:

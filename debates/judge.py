@@ -1,20 +1,16 @@
-"""Asks the judge for a verdict, validates it against a schema, repairs once, else keeps it unparsed.
+"""Asks the judge for a verdict bound to its schema, validates it, repairs once, else keeps it unparsed.
 
 A verdict is never invented: output that stays invalid is saved as unparsed with the judge's raw text.
 """
-import json
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from providers.llm import gateway
+from providers.llm.base import Message
 from providers.models import LLMModel
 
-from debates import budget
-from debates.prompts import SeatView, SpokenTurn, judge_messages, judge_repair_messages
-
-
-class InvalidVerdict(ValueError):
-    """The judge's reply does not match the schema; the message says how, for the repair request."""
+from debates import budget, verdict_schema
+from debates.prompts import CHARS_PER_TOKEN, SeatView, SpokenTurn, judge_messages, judge_repair_messages
+from debates.verdict_schema import InvalidVerdict
 
 
 @dataclass
@@ -27,8 +23,8 @@ class SeatScoreData:
 @dataclass
 class ParsedVerdict:
     summary: str
-    scores: list[SeatScoreData]
-    winner: int
+    scores: list[SeatScoreData]  # in seat order
+    winner: int | None  # a seat position; None: no seat wins (a seat-swap check that did not hold)
     key_arguments: list[str]
 
 
@@ -40,60 +36,17 @@ class JudgeOutcome:
     parse_error: str = ""
     repaired: bool = False
     cost_usd: float | None = None  # of every call the verdict took; None when one could not be priced
+    swapped: bool = False  # read with the seats' order and labels reversed (positions are mapped back)
 
 
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
-
-
-def parse_verdict(text: str, seat_positions: list[int]) -> ParsedVerdict:
-    data = _load_json(text)
-    if not isinstance(data, dict):
-        raise InvalidVerdict("the reply must be one JSON object")
-    summary = data.get("summary")
-    if not isinstance(summary, str) or not summary.strip():
-        raise InvalidVerdict('"summary" must be a non-empty string')
-    scores = _scores(data.get("scores"), seat_positions)
-    winner = data.get("winner")
-    if isinstance(winner, bool) or not isinstance(winner, int) or winner not in seat_positions:
-        raise InvalidVerdict(f'"winner" must be one of the seat numbers {seat_positions}')
-    arguments = data.get("key_arguments", [])
-    if not isinstance(arguments, list) or not all(isinstance(a, str) for a in arguments):
-        raise InvalidVerdict('"key_arguments" must be a list of strings')
-    return ParsedVerdict(summary=summary.strip(), scores=scores, winner=winner, key_arguments=arguments)
-
-
-def _load_json(text: str) -> object:
-    fenced = _FENCE.search(text)
-    candidate = fenced.group(1) if fenced else text
-    start, end = candidate.find("{"), candidate.rfind("}")
-    if start == -1 or end < start:
-        raise InvalidVerdict("the reply holds no JSON object")
-    try:
-        return json.loads(candidate[start:end + 1])
-    except json.JSONDecodeError as exc:
-        raise InvalidVerdict(f"the JSON does not parse ({exc.msg} at character {exc.pos})") from None
-
-
-def _scores(raw: object, seat_positions: list[int]) -> list[SeatScoreData]:
-    if not isinstance(raw, list):
-        raise InvalidVerdict('"scores" must be a list with one entry per seat')
-    scores: dict[int, SeatScoreData] = {}
-    for entry in raw:
-        if not isinstance(entry, dict):
-            raise InvalidVerdict('each entry of "scores" must be an object')
-        seat, score = entry.get("seat"), entry.get("score")
-        if isinstance(seat, bool) or not isinstance(seat, int) or seat not in seat_positions:
-            raise InvalidVerdict(f'each score needs "seat", one of {seat_positions}')
-        if seat in scores:
-            raise InvalidVerdict(f"seat {seat} is scored twice")
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 10:
-            raise InvalidVerdict(f"the score of seat {seat} must be a number from 0 to 10")
-        reasoning = entry.get("reasoning", "")
-        scores[seat] = SeatScoreData(seat=seat, score=float(score), reasoning=str(reasoning))
-    missing = [p for p in seat_positions if p not in scores]
-    if missing:
-        raise InvalidVerdict(f"seat(s) {missing} have no score")
-    return [scores[p] for p in seat_positions]
+def parse_verdict(text: str, seats: list[SeatView]) -> ParsedVerdict:
+    """The reply as a verdict on these seats (labels mapped back to seat positions), or InvalidVerdict."""
+    labels = {verdict_schema.seat_label(seat.position): seat.position for seat in seats}
+    reply = verdict_schema.parse(text, list(labels))
+    scores = [SeatScoreData(seat=position, score=getattr(reply.scores, label).score,
+                            reasoning=getattr(reply.scores, label).reasoning) for label, position in labels.items()]
+    return ParsedVerdict(summary=reply.summary, scores=scores, winner=labels[reply.winner],
+                         key_arguments=[argument.strip() for argument in reply.key_arguments if argument.strip()])
 
 
 def verdict_token_budget(seat_count: int) -> int:
@@ -102,34 +55,133 @@ def verdict_token_budget(seat_count: int) -> int:
     return 200 + 100 * seat_count
 
 
-def call_sizes(*, topic: str, seats: list[SeatView], transcript: list[SpokenTurn]) -> list[tuple[int, int]]:
+def window_problem(model: LLMModel, *, topic: str, seats: list[tuple[str, int]]) -> str:
+    """Why `model` cannot judge seats of these (stance, max tokens): its window cannot hold one whole round of
+    turns at their longest and the verdict after it. "" when it can; older rounds are trimmed as needed."""
+    views = [SeatView(position=i, display_name="", stance=stance, system_prompt="") for i, (stance, _) in
+             enumerate(seats, start=1)]
+    newest = [SpokenTurn(round=1, position=view.position, speaker="", stance=view.stance,
+                         text="x" * (CHARS_PER_TOKEN * max_tokens)) for view, (_, max_tokens) in zip(views, seats)]
+    verdict = verdict_token_budget(len(seats))
+    untrimmed = judge_messages(topic=topic, seats=views, transcript=newest, context_window=2**31, max_tokens=verdict)
+    needed = budget.prompt_tokens(untrimmed) + verdict
+    if needed <= model.context_window:
+        return ""
+    return (f"{model.display_name}'s context window ({model.context_window} tokens) cannot hold a whole round at "
+            f"the seats' max tokens and its verdict (about {needed} tokens): choose a judge with a larger window, "
+            "or lower the seats' max tokens.")
+
+
+@dataclass
+class JudgeCall:
+    """The verdict's request: its messages and call parameters, and the labels it names the seats by."""
+
+    messages: list[Message]
+    params: dict
+    labels: list[str]
+
+    @classmethod
+    def build(cls, model: LLMModel, *, topic: str, seats: list[SeatView], transcript: list[SpokenTurn]) -> "JudgeCall":
+        labels = [verdict_schema.seat_label(seat.position) for seat in seats]
+        max_tokens = verdict_token_budget(len(seats))
+        messages = judge_messages(topic=topic, seats=seats, transcript=transcript,
+                                  context_window=model.context_window, max_tokens=max_tokens)
+        params = {"temperature": 0.0, "max_tokens": max_tokens}
+        if model.uses_structured_output:
+            params["response_format"] = verdict_schema.response_format(labels)
+        return cls(messages=messages, params=params, labels=labels)
+
+    def repair(self, reply: str, problem: str) -> list[Message]:
+        return judge_repair_messages(self.messages, reply, problem, self.labels)
+
+
+def call_sizes(model: LLMModel, *, topic: str, seats: list[SeatView],
+               transcript: list[SpokenTurn]) -> list[tuple[int, int]]:
     """(prompt tokens, max tokens) of each call a verdict may take, for the budget: the request, and the repair
     request, whose prompt carries the first reply (at most max tokens long) as well."""
-    messages = judge_messages(topic=topic, seats=seats, transcript=transcript)
-    max_tokens = verdict_token_budget(len(seats))
-    repair = budget.prompt_tokens(judge_repair_messages(messages, "", "")) + max_tokens
-    return [(budget.prompt_tokens(messages), max_tokens), (repair, max_tokens)]
+    call = JudgeCall.build(model, topic=topic, seats=seats, transcript=transcript)
+    max_tokens = call.params["max_tokens"]
+    repair = budget.prompt_tokens(call.repair("", "")) + max_tokens
+    return [(budget.prompt_tokens(call.messages), max_tokens), (repair, max_tokens)]
 
 
-async def ask_judge(model: LLMModel, *, topic: str, seats: list[SeatView],
-                    transcript: list[SpokenTurn]) -> JudgeOutcome:
-    """One request, one repair request if needed; the gateway retries and falls back. LLMError propagates."""
-    positions = [seat.position for seat in seats]
-    messages = judge_messages(topic=topic, seats=seats, transcript=transcript)
-    max_tokens = verdict_token_budget(len(seats))
-    first = await gateway.answer(model, messages, temperature=0.0, max_tokens=max_tokens)
+async def ask_judge(model: LLMModel, *, topic: str, seats: list[SeatView], transcript: list[SpokenTurn],
+                    swapped: bool = False) -> JudgeOutcome:
+    """One request, one repair request if needed; the gateway retries and falls back. LLMError propagates.
+
+    The request is identity-blind (seats are labels with stances) and, where the row supports it, bound to the
+    verdict's JSON schema; every reply is validated all the same. `swapped` reads the transcript with the seats'
+    order and labels reversed (the last seat is "Speaker A" and speaks first in each round); the outcome's seat
+    positions are the real ones either way."""
+    if swapped:
+        outcome = await ask_judge(model, topic=topic, seats=_reversed(seats),
+                                  transcript=_reversed_turns(transcript, len(seats)))
+        outcome.swapped = True
+        if outcome.verdict:
+            outcome.verdict = _unswapped(outcome.verdict, len(seats))
+        return outcome
+    call = JudgeCall.build(model, topic=topic, seats=seats, transcript=transcript)
+    first = await gateway.answer(model, call.messages, **call.params)
     try:
         return JudgeOutcome(raw_text=first.result.text, answer=first, cost_usd=first.result.cost_usd,
-                            verdict=parse_verdict(first.result.text, positions))
+                            verdict=parse_verdict(first.result.text, seats))
     except InvalidVerdict as problem:
         first_problem = str(problem)
-    second = await gateway.answer(model, judge_repair_messages(messages, first.result.text, first_problem),
-                                  temperature=0.0, max_tokens=max_tokens)
+    second = await gateway.answer(model, call.repair(first.result.text, first_problem), **call.params)
     costs = (first.result.cost_usd, second.result.cost_usd)
     outcome = JudgeOutcome(raw_text=second.result.text, answer=second,
                            cost_usd=None if None in costs else sum(costs))
     try:
-        outcome.verdict, outcome.repaired = parse_verdict(second.result.text, positions), True
+        outcome.verdict, outcome.repaired = parse_verdict(second.result.text, seats), True
     except InvalidVerdict as problem:
         outcome.parse_error = str(problem)
     return outcome
+
+
+# ---- the seat-swap check -------------------------------------------------------------------------
+def _flip(position: int, count: int) -> int:
+    return count + 1 - position
+
+
+def _reversed(seats: list[SeatView]) -> list[SeatView]:
+    return [replace(seat, position=_flip(seat.position, len(seats))) for seat in reversed(seats)]
+
+
+def _reversed_turns(transcript: list[SpokenTurn], count: int) -> list[SpokenTurn]:
+    flipped = [replace(turn, position=_flip(turn.position, count)) for turn in transcript]
+    return sorted(flipped, key=lambda turn: (turn.round, turn.position))
+
+
+def _unswapped(verdict: ParsedVerdict, count: int) -> ParsedVerdict:
+    scores = sorted((replace(score, seat=_flip(score.seat, count)) for score in verdict.scores), key=lambda s: s.seat)
+    return replace(verdict, scores=scores, winner=_flip(verdict.winner, count))
+
+
+@dataclass
+class Combined:
+    verdict: ParsedVerdict | None
+    held: bool | None  # None: not checked, or one reading could not be parsed
+    note: str
+
+
+def combine(first: JudgeOutcome, second: JudgeOutcome, names: dict[int, str]) -> Combined:
+    """Both readings as one verdict: a seat wins only when both name it (else no seat wins, a tie); the scores are
+    the mean of the readings that parsed. `names` are the seats' display names by position, for the note."""
+    a, b = first.verdict, second.verdict
+    if a and b:
+        scores = [replace(x, score=(x.score + y.score) / 2) for x, y in zip(a.scores, b.scores)]
+        held = a.winner == b.winner
+        if held:
+            note = f"Seat-swap check held: the judge named {names[a.winner]} in both orders."
+        else:
+            note = (f"Seat-swap check did not hold: the judge named {names[a.winner]} in speaking order and "
+                    f"{names[b.winner]} with the order reversed, so no seat wins (a tie).")
+        return Combined(replace(a, scores=scores, winner=a.winner if held else None), held,
+                        note + " Scores are the mean of both readings.")
+    parsed = a or b
+    if parsed is None:
+        return Combined(None, None, "")
+    unread = "reversed" if a else "speaking-order"
+    return Combined(replace(parsed, winner=None), None,
+                    f"Seat-swap check could not be made: the {unread} reading could not be parsed, so no seat wins; "
+                    "the scores are those of the reading that could.")

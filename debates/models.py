@@ -71,6 +71,15 @@ class Debate(models.Model):
     unpriced_calls = models.PositiveIntegerField(default=0)
     # Optional: the debate stops (failed, resumable with a higher one) before a call that could take it past this.
     budget_usd = models.FloatField("budget (USD)", null=True, blank=True, validators=[MinValueValidator(0.0)])
+    # The judge never learns who sits where; with this on, neither do the debaters: identity cues change how
+    # models defer to each other. Names stay on the page and in the transcripts, for people.
+    blind_seats = models.BooleanField(
+        "debaters see labels", default=True,
+        help_text="Debaters see each other as Speaker A, B, ... rather than by name.")
+    swap_check = models.BooleanField(
+        "seat-swap check", default=True,
+        help_text="Judge the transcript again with the seats' order and labels reversed; a win counts only when "
+        "both readings name the same seat. Skipped when the budget cannot pay for the second reading.")
 
     objects = DebateQuerySet.as_manager()
 
@@ -192,6 +201,13 @@ class Turn(models.Model):
         return f"Round {self.round}, {self.seat.display_name}"
 
 
+class VerdictQuerySet(models.QuerySet):
+    def position_consistency(self, judge_model_id: int) -> tuple[int, int]:
+        """(held, checked): of this judge model's seat-swap checks that could be read both ways, how many held."""
+        checked = self.filter(judge_model_id=judge_model_id, swap_held__isnull=False)
+        return checked.filter(swap_held=True).count(), checked.count()
+
+
 class Verdict(models.Model):
     debate = models.OneToOneField(Debate, on_delete=models.CASCADE, related_name="verdict")
     judge_model = models.ForeignKey(LLMModel, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -206,10 +222,35 @@ class Verdict(models.Model):
     summary = models.TextField(blank=True)
     winner = models.ForeignKey(Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     key_arguments = models.JSONField(default=list, blank=True)
+    # The seat-swap check: whether both readings named the same winner (None: not checked, or a reading unparsed),
+    # and what happened, in words, for every place that shows the verdict.
+    swap_held = models.BooleanField(null=True, blank=True)
+    swap_note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = VerdictQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"Verdict on {self.debate}"
+
+
+class VerdictReading(models.Model):
+    """One reading of the transcript by the judge: in speaking order, or with the seats' order and labels reversed.
+    The verdict combines them; each is kept as the judge gave it."""
+
+    verdict = models.ForeignKey(Verdict, on_delete=models.CASCADE, related_name="readings")
+    swapped = models.BooleanField(default=False)
+    answered_by_model = models.ForeignKey(LLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    cost_usd = models.FloatField(null=True, blank=True)
+    raw_text = models.TextField(blank=True)
+    parsed = models.BooleanField(default=False)
+    parse_error = models.TextField(blank=True)
+    winner = models.ForeignKey(Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    scores = models.JSONField(default=list, blank=True, help_text='[{"seat_id": ..., "score": ..., "reasoning": ...}]')
+
+    class Meta:
+        ordering = ["verdict", "swapped"]
+        constraints = [models.UniqueConstraint(fields=["verdict", "swapped"], name="one_reading_per_order")]
 
 
 class SeatScore(models.Model):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from debates import budget, judge
 from debates.events import DeltaBuffer, EventStream, Listener
-from debates.models import Debate, DebateStatus, Seat, SeatScore, Turn, TurnStatus, Verdict
+from debates.models import Debate, DebateStatus, Seat, SeatScore, Turn, TurnStatus, Verdict, VerdictReading
 from debates.prompts import SeatView, SpokenTurn, seat_messages
 from debates.snapshot import turn_dict, verdict_dict
 from providers.llm import gateway
@@ -21,6 +21,9 @@ from providers.models import LLMModel
 logger = logging.getLogger("debates.orchestrator")
 HEARTBEAT_SECONDS = 3.0
 SERVER_STOPPING = "the server is stopping"  # the cancel message that means "interrupted", not "cancelled"
+# The debates this process is stopping because it shuts down (debates.tasks.stop_all). Kept beside the cancel
+# message because a cancel that lands inside some awaits (a trip to the database thread) arrives without it.
+stopped_by_server: set[int] = set()
 
 
 class DebateStopped(Exception):
@@ -57,7 +60,8 @@ class DebateRunner:
         try:
             await self._run(plan)
         except asyncio.CancelledError as cancel:
-            if cancel.args == (SERVER_STOPPING,):
+            if cancel.args == (SERVER_STOPPING,) or self.debate_id in stopped_by_server:
+                stopped_by_server.discard(self.debate_id)
                 await self._finish_failed("The server running this debate stopped; resume it to carry on from "
                                           "the last completed turn.")
             else:
@@ -67,6 +71,8 @@ class DebateRunner:
             await self._finish_failed(str(stopped))
         except Exception as error:  # noqa: BLE001 - a bug must still end the debate visibly, not hang it
             logger.exception("debate %s crashed", self.debate_id)
+            while isinstance(error, BaseExceptionGroup):  # a task group's (the judge's readings): name the cause
+                error = error.exceptions[0]
             await self._finish_failed(f"internal error: {type(error).__name__}: {error}")
         finally:
             heartbeat.cancel()
@@ -88,7 +94,8 @@ class DebateRunner:
         model = await _fresh_model(seat.model_id)  # an admin's edit applies from the next turn
         messages = seat_messages(topic=plan.debate.topic, seat=_view(seat), round_number=round_number,
                                  rounds=plan.debate.rounds, transcript=plan.transcript,
-                                 context_window=model.context_window, max_tokens=seat.max_tokens)
+                                 context_window=model.context_window, max_tokens=seat.max_tokens,
+                                 blind=plan.debate.blind_seats)
         await self._within_budget(plan, model, [(budget.prompt_tokens(messages), seat.max_tokens)],
                                   f"{seat.display_name}'s turn in round {round_number}")
         turn = await self._start_turn(seat, round_number)
@@ -112,8 +119,8 @@ class DebateRunner:
                                    lambda: _fail_turn(turn.pk, buffer.text, kind, message))
             raise DebateStopped(_reason(f"{seat.display_name}'s turn in round {round_number}", error)) from error
         await self._complete_turn(turn, answer)
-        plan.transcript.append(SpokenTurn(round=round_number, speaker=seat.display_name, stance=seat.stance,
-                                          text=answer.result.text))
+        plan.transcript.append(SpokenTurn(round=round_number, position=seat.order, speaker=seat.display_name,
+                                          stance=seat.stance, text=answer.result.text))
 
     async def _within_budget(self, plan: DebatePlan, model: LLMModel, calls: list[tuple[int, int]],
                              what: str) -> None:
@@ -164,17 +171,31 @@ class DebateRunner:
     async def _judge(self, plan: DebatePlan) -> None:
         model = await _fresh_model(plan.debate.judge_model_id)
         seats = [_view(seat) for seat in plan.seats]
-        await self._within_budget(plan, model, judge.call_sizes(topic=plan.debate.topic, seats=seats,
-                                                                transcript=plan.transcript), "the verdict")
+        sizes = judge.call_sizes(model, topic=plan.debate.topic, seats=seats, transcript=plan.transcript)
+        swap, skipped = plan.debate.swap_check, ""
+        try:
+            await self._within_budget(plan, model, sizes * (2 if swap else 1), "the verdict")
+        except DebateStopped:
+            if not swap:
+                raise
+            # On by default when affordable: a budget that pays for one reading gets one, and says so.
+            await self._within_budget(plan, model, sizes, "the verdict")
+            swap, skipped = False, "Seat-swap check skipped: the budget could not pay for a second reading."
         await self.events.emit("judging.started", {},
                                lambda: _set_debate(self.debate_id, status=DebateStatus.JUDGING))
         try:
-            outcome = await judge.ask_judge(model, topic=plan.debate.topic, seats=seats, transcript=plan.transcript)
-        except LLMError as error:
+            # The two readings at once; the first failure stops the other (a task group cancels it).
+            async with asyncio.TaskGroup() as group:
+                readings = [group.create_task(judge.ask_judge(model, topic=plan.debate.topic, seats=seats,
+                                                              transcript=plan.transcript, swapped=swapped))
+                            for swapped in ((False, True) if swap else (False,))]
+        except* LLMError as failed:
+            error = failed.exceptions[0]
             raise DebateStopped(_reason(f"The judge ({model.litellm_model_name})", error)) from error
+        outcomes = [reading.result() for reading in readings]
 
         def save() -> dict:
-            verdict = verdict_dict(_save_verdict(plan, model, outcome))
+            verdict = verdict_dict(_save_verdict(plan, model, outcomes, skipped))
             return {"verdict": verdict, "spend": self._refresh_spend()}
 
         await self.events.emit("verdict", {}, save)
@@ -209,10 +230,14 @@ class DebateRunner:
 def _load_plan(debate_id: int) -> DebatePlan:
     debate = Debate.objects.get(pk=debate_id)
     seats = list(debate.seats.select_related("model__provider").order_by("position"))
+    for order, seat in enumerate(seats, start=1):
+        # 1, 2, 3... in speaking order whatever the stored positions: the labels (A, B, C...) and the seat-swap
+        # check's reversal count on it.
+        seat.order = order
     names = {seat.pk: seat for seat in seats}
     completed = list(debate.turns.filter(status=TurnStatus.COMPLETED).order_by("round", "seat__position"))
-    transcript = [SpokenTurn(round=t.round, speaker=names[t.seat_id].display_name, stance=names[t.seat_id].stance,
-                             text=t.text) for t in completed]
+    transcript = [SpokenTurn(round=t.round, position=names[t.seat_id].order, speaker=names[t.seat_id].display_name,
+                             stance=names[t.seat_id].stance, text=t.text) for t in completed]
     return DebatePlan(debate=debate, seats=seats, transcript=transcript,
                       done={(t.seat_id, t.round) for t in completed})
 
@@ -223,7 +248,7 @@ def _fresh_model(model_id: int) -> LLMModel:
 
 
 def _view(seat: Seat) -> SeatView:
-    return SeatView(position=seat.position, display_name=seat.display_name, stance=seat.stance,
+    return SeatView(position=seat.order, display_name=seat.display_name, stance=seat.stance,
                     system_prompt=seat.system_prompt)
 
 
@@ -255,20 +280,37 @@ def _finish(debate_id: int, status: str, reason: str = "") -> None:
                                                cancel_requested=False)
 
 
-def _save_verdict(plan: DebatePlan, model: LLMModel, outcome: judge.JudgeOutcome) -> Verdict:
-    seats = {seat.position: seat for seat in plan.seats}
-    parsed = outcome.verdict
+def _save_verdict(plan: DebatePlan, model: LLMModel, outcomes: list[judge.JudgeOutcome], skipped: str) -> Verdict:
+    """The verdict of one reading, or of two combined by the seat-swap check; each reading is kept as given."""
+    seats = {seat.order: seat for seat in plan.seats}
+    first = outcomes[0]
+    if len(outcomes) == 2:
+        combined = judge.combine(first, outcomes[1], {p: seat.display_name for p, seat in seats.items()})
+    else:
+        combined = judge.Combined(verdict=first.verdict, held=None, note=skipped)
+    parsed = combined.verdict
+    costs = [outcome.cost_usd for outcome in outcomes]
     Verdict.objects.filter(debate_id=plan.debate.pk).delete()  # a resumed debate is judged afresh
     verdict = Verdict.objects.create(
-        debate_id=plan.debate.pk, judge_model=model, answered_by=outcome.answer.result.model,
-        answered_by_model=outcome.answer.model, fallback_reason=outcome.answer.fallback_reason,
-        cost_usd=outcome.cost_usd, raw_text=outcome.raw_text,
-        parsed=parsed is not None, parse_error=outcome.parse_error, repaired=outcome.repaired,
-        summary=parsed.summary if parsed else "", winner=seats[parsed.winner] if parsed else None,
-        key_arguments=parsed.key_arguments if parsed else [],
+        debate_id=plan.debate.pk, judge_model=model, answered_by=first.answer.result.model,
+        answered_by_model=first.answer.model, fallback_reason=first.answer.fallback_reason,
+        cost_usd=None if None in costs else sum(costs), raw_text=first.raw_text,
+        parsed=parsed is not None, parse_error=first.parse_error, repaired=any(o.repaired for o in outcomes),
+        summary=parsed.summary if parsed else "", key_arguments=parsed.key_arguments if parsed else [],
+        winner=seats[parsed.winner] if parsed and parsed.winner else None,
+        swap_held=combined.held, swap_note=combined.note,
     )
     if parsed:
         SeatScore.objects.bulk_create(
             SeatScore(verdict=verdict, seat=seats[s.seat], score=s.score, reasoning=s.reasoning) for s in parsed.scores
         )
+    if len(outcomes) == 2:
+        VerdictReading.objects.bulk_create(VerdictReading(
+            verdict=verdict, swapped=outcome.swapped, answered_by_model=outcome.answer.model,
+            cost_usd=outcome.cost_usd, raw_text=outcome.raw_text, parsed=outcome.verdict is not None,
+            parse_error=outcome.parse_error,
+            winner=seats[outcome.verdict.winner] if outcome.verdict else None,
+            scores=[{"seat_id": seats[s.seat].pk, "score": s.score, "reasoning": s.reasoning}
+                    for s in (outcome.verdict.scores if outcome.verdict else [])],
+        ) for outcome in outcomes)
     return verdict

@@ -8,27 +8,40 @@ from dataclasses import dataclass
 
 from providers.llm.base import Message
 
+from debates.verdict_schema import seat_label
+
 CHARS_PER_TOKEN = 4  # a deliberately cautious estimate: no tokenizer download, no model-specific code
 OMITTED_NOTE = "[{count} earlier turn(s) omitted to fit the model's context window]"
 
 
+def speaker_label(position: int) -> str:
+    """How a seat is named where identities are hidden: "Speaker A" for the first seat."""
+    return f"Speaker {seat_label(position)}"
+
+
 @dataclass(frozen=True)
 class SeatView:
-    position: int
+    position: int  # 1, 2, 3... in speaking order: what its label (A, B, C...) is made from
     display_name: str
     stance: str
     system_prompt: str
+
+    def name(self, *, blind: bool) -> str:
+        return speaker_label(self.position) if blind else self.display_name
 
 
 @dataclass(frozen=True)
 class SpokenTurn:
     round: int
+    position: int
     speaker: str
     stance: str
     text: str
 
-    def render(self) -> str:
-        return f"{self.speaker} ({self.stance}), round {self.round}: {self.text.strip()}"
+    def render(self, *, blind: bool = False) -> str:
+        """The turn as a line of the transcript; `blind` names the speaker by its label only."""
+        who = speaker_label(self.position) if blind else self.speaker
+        return f"{who} ({self.stance}), round {self.round}: {self.text.strip()}"
 
 
 def seat_system_prompt(*, display_name: str, stance: str, persona_prompt: str = "") -> str:
@@ -44,22 +57,27 @@ def estimate_tokens(text: str) -> int:
     return len(text) // CHARS_PER_TOKEN + 1
 
 
-def seat_messages(*, topic: str, seat: SeatView, round_number: int, rounds: int,
-                  transcript: list[SpokenTurn], context_window: int, max_tokens: int) -> list[Message]:
-    """The seat's prompt, kept within its model's context window.
+def seat_messages(*, topic: str, seat: SeatView, round_number: int, rounds: int, transcript: list[SpokenTurn],
+                  context_window: int, max_tokens: int, blind: bool = False) -> list[Message]:
+    """The seat's prompt, kept within its model's context window; `blind` names every seat by its label only.
 
     The topic, the stance and the newest turns always stay; the oldest turns go first, replaced by a
     note saying how many were left out.
     """
     system = seat.system_prompt
     head = f"Motion: {topic}\nThis is round {round_number} of {rounds}.\n\nTranscript so far:\n"
-    cue = f"\n\n{seat.display_name} ({seat.stance}), round {round_number}:"
+    cue = f"\n\n{seat.name(blind=blind)} ({seat.stance}), round {round_number}:"
     budget = context_window - max_tokens - estimate_tokens(system + head + cue) - 16
-    kept = _newest_that_fit([turn.render() for turn in transcript], budget)
-    omitted = len(transcript) - len(kept)
-    body = ([OMITTED_NOTE.format(count=omitted)] if omitted else []) + kept
+    body = _fitted([turn.render(blind=blind) for turn in transcript], budget)
     transcript_text = "\n\n".join(body) if body else "(no one has spoken yet; you open the debate)"
     return [{"role": "system", "content": system}, {"role": "user", "content": head + transcript_text + cue}]
+
+
+def _fitted(rendered: list[str], budget: int) -> list[str]:
+    """The newest turns that fit `budget` tokens, after a note counting the ones left out."""
+    kept = _newest_that_fit(rendered, budget)
+    omitted = len(rendered) - len(kept)
+    return ([OMITTED_NOTE.format(count=omitted)] if omitted else []) + kept
 
 
 def _newest_that_fit(rendered: list[str], budget: int) -> list[str]:
@@ -74,25 +92,32 @@ def _newest_that_fit(rendered: list[str], budget: int) -> list[str]:
     return kept
 
 
-JUDGE_SCHEMA_TEXT = """{
-  "summary": "two or three sentences on how the debate went",
-  "scores": [{"seat": <seat number>, "score": <number from 0 to 10>, "reasoning": "why"}],
-  "winner": <seat number of the strongest debater>,
-  "key_arguments": ["the arguments that decided it"]
-}"""
+def judge_shape(labels: list[str]) -> str:
+    """The verdict's shape in words, for the prompt (the call itself is bound to the schema where it can be)."""
+    scores = ", ".join(f'"{label}": {{"reasoning": "why", "score": <0 to 10>}}' for label in labels)
+    return (f'{{"summary": "two or three sentences on how the debate went", "scores": {{{scores}}}, '
+            f'"winner": "<the label of the strongest speaker: {" or ".join(labels)}>", '
+            f'"key_arguments": ["the arguments that decided it"]}}')
 
 
-def judge_messages(*, topic: str, seats: list[SeatView], transcript: list[SpokenTurn]) -> list[Message]:
-    roster = "\n".join(f"Seat {s.position}: {s.display_name}, arguing {s.stance}" for s in seats)
-    system = ("You are an impartial debate judge. Score every seat from 0 to 10 on the strength, evidence and "
-              "responsiveness of its arguments. Reply with JSON only, no prose and no code fence, in exactly "
-              f"this shape, with one score for every seat:\n{JUDGE_SCHEMA_TEXT}")
-    spoken = "\n\n".join(turn.render() for turn in transcript)
-    user = f"Motion: {topic}\n\nSeats:\n{roster}\n\nTranscript:\n{spoken}\n\nYour verdict as JSON:"
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+def judge_messages(*, topic: str, seats: list[SeatView], transcript: list[SpokenTurn], context_window: int,
+                   max_tokens: int) -> list[Message]:
+    """The judge's prompt: identity-blind (seats are "Speaker A", "Speaker B", ... with their stances, never a
+    name, a model or a persona), and kept within its window like a seat's, the oldest turns going first."""
+    labels = [seat_label(seat.position) for seat in seats]
+    roster = "\n".join(f"{speaker_label(seat.position)}: arguing {seat.stance}" for seat in seats)
+    system = ("You are an impartial debate judge. Score every speaker from 0 to 10 on the strength, evidence and "
+              "responsiveness of their arguments; judge the arguments alone, not who you think the speakers are. "
+              "Reply with JSON only, no prose and no code fence, in exactly this shape, with a score for every "
+              f"speaker:\n{judge_shape(labels)}")
+    head = f"Motion: {topic}\n\nSpeakers:\n{roster}\n\nTranscript:\n"
+    cue = "\n\nYour verdict as JSON:"
+    budget = context_window - max_tokens - estimate_tokens(system + head + cue) - 16
+    spoken = "\n\n".join(_fitted([turn.render(blind=True) for turn in transcript], budget))
+    return [{"role": "system", "content": system}, {"role": "user", "content": head + spoken + cue}]
 
 
-def judge_repair_messages(original: list[Message], reply: str, problem: str) -> list[Message]:
+def judge_repair_messages(original: list[Message], reply: str, problem: str, labels: list[str]) -> list[Message]:
     return [*original, {"role": "assistant", "content": reply},
             {"role": "user", "content": f"That reply is not valid: {problem}. Reply again with only the corrected "
-                                        f"JSON in the required shape:\n{JUDGE_SCHEMA_TEXT}"}]
+                                        f"JSON in the required shape:\n{judge_shape(labels)}"}]

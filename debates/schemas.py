@@ -39,6 +39,11 @@ class DebateIn(Schema):
         "Optional: the debate stops (failed, resumable with a higher budget) before a turn or verdict whose "
         "worst-case cost would take its spend past this. Refused when a model cannot be priced.",
         minimum=0, maximum=1_000_000))
+    blind_seats: bool = Field(True, description="Debaters see each other as Speaker A, B, ... rather than by name "
+                              "(the judge always does).")
+    swap_check: bool = Field(True, description="Judge the transcript a second time with the seats' order and labels "
+                             "reversed; a seat wins only when both readings name it. Skipped when the budget cannot "
+                             "pay for it.")
 
 
 class ResumeIn(Schema):
@@ -84,6 +89,8 @@ class DebateOut(Schema):
     unpriced_calls: int = Field(description="Calls that could not be priced: when above 0, spent_usd is a lower "
                                 "bound and the cost is partly unknown.")
     budget_usd: float | None = Field(description="The debate's budget in USD, if it has one.")
+    blind_seats: bool = Field(description="Whether the debaters see each other as labels rather than names.")
+    swap_check: bool = Field(description="Whether the verdict is checked by a second reading with the seats swapped.")
 
 
 class DebatePage(Schema):
@@ -135,6 +142,21 @@ class ScoreOut(Schema):
     reasoning: str
 
 
+class Consistency(Schema):
+    held: int
+    checked: int
+
+
+class ReadingOut(Schema):
+    swapped: bool = Field(description="Read with the seats' order and labels reversed.")
+    parsed: bool
+    winner_seat_id: int | None
+    scores: list[ScoreOut]
+    raw_text: str
+    parse_error: str
+    cost_usd: float | None
+
+
 class VerdictOut(Schema):
     parsed: bool = Field(description="False when the judge's answer could not be read; see raw_text.")
     repaired: bool
@@ -150,6 +172,15 @@ class VerdictOut(Schema):
     answered_by_model: str | None
     fallback_reason: str = Field(description="Why the judge model did not answer, when a fallback did; else empty.")
     cost_usd: float | None = Field(description="The judge's calls (with a repair request); None when unknown.")
+    swap_held: bool | None = Field(description="The seat-swap check: true when both readings named the same winner, "
+                                   "false when they did not (then no seat wins), null when not made.")
+    swap_note: str = Field(description="What the seat-swap check found, in words; empty when it was not asked for.")
+    judge_consistency: Consistency | None = Field(description="The judge model's position consistency: of its "
+                                                  "seat-swap checks over all debates, how many held.")
+    judge_seat_ids: list[int] = Field(description="Seats whose model is also the judge's: the verdict may favour "
+                                      "them (judges tend to prefer their own model's words).")
+    readings: list[ReadingOut] = Field(description="Each reading of the seat-swap check as the judge gave it; the "
+                                       "verdict's scores are their mean.")
 
 
 class TotalsOut(Schema):

@@ -6,12 +6,12 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from debates import budget, tasks
+from debates import budget, judge, tasks
 from debates.events import emit_once
 from debates.models import (
     MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, Debate, DebateStatus, Persona, Seat, Turn,
 )
-from debates.prompts import seat_system_prompt
+from debates.prompts import seat_system_prompt, speaker_label
 from providers import preflight
 from providers.models import LLMModel
 
@@ -72,7 +72,8 @@ UNCHANGED = object()  # debate_resume's budget_usd when the budget stays as it i
 
 @transaction.atomic
 def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model_id: int,
-                  budget_usd: float | None = None, created_by=None) -> Debate:
+                  budget_usd: float | None = None, blind_seats: bool = True, swap_check: bool = True,
+                  created_by=None) -> Debate:
     errors: dict[str, list[str]] = {}
     topic = (topic or "").strip()
     if not topic:
@@ -95,11 +96,15 @@ def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model
             errors.setdefault(f"seats.{index}.{field}", []).append(message)
     if problem := _budget_problem(budget_usd, [usable[i] for i in wanted if i in usable]):
         errors["budget_usd"] = [problem]
+    if not errors and (problem := judge.window_problem(usable[judge_model_id], topic=topic,
+                                                       seats=[(s.stance, s.max_tokens) for s in seats])):
+        errors["judge_model_id"] = [problem]
     if errors:
         raise DebateValidationError("The debate cannot be created as given.", errors=errors)
 
     debate = Debate.objects.create(topic=topic, rounds=rounds, judge_model=usable[judge_model_id],
-                                   budget_usd=budget_usd, created_by=created_by)
+                                   budget_usd=budget_usd, blind_seats=blind_seats, swap_check=swap_check,
+                                   created_by=created_by)
     names = _display_names(seats, usable, personas)
     for position, (spec, name) in enumerate(zip(seats, names), start=1):
         persona = personas.get(spec.persona) if spec.persona else None
@@ -108,7 +113,7 @@ def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model
             debate=debate, position=position, display_name=name, stance=stance, persona=persona,
             model=usable[spec.model_id], temperature=spec.temperature, max_tokens=spec.max_tokens,
             system_prompt=spec.system_prompt.strip() or seat_system_prompt(
-                display_name=name, stance=stance, persona_prompt=persona.render(stance) if persona else ""),
+                display_name=speaker_label(position) if blind_seats else name, stance=stance, persona_prompt=persona.render(stance) if persona else ""),
         )
     return debate
 
@@ -211,8 +216,8 @@ def debate_set_budget(*, debate_id: int, budget_usd: float | None, by=None) -> D
     debate = _get(debate_id, by=by, lock=True)
     if debate.is_active and not debate.is_interrupted:
         raise DebateStateError("This debate is running; its budget can change once it has stopped.")
-    seats, judge, _ = _models_and_budget(debate_id)
-    if problem := _budget_problem(budget_usd, [*(seat.model for seat in seats), judge]):
+    seats, judge_model, _, _ = _models_and_budget(debate_id)
+    if problem := _budget_problem(budget_usd, [*(seat.model for seat in seats), judge_model]):
         raise DebateValidationError("The budget cannot be set.", errors={"budget_usd": [problem]})
     debate.budget_usd = budget_usd
     debate.save(update_fields=["budget_usd"])
@@ -222,12 +227,15 @@ def debate_set_budget(*, debate_id: int, budget_usd: float | None, by=None) -> D
 # ---- pre-flight --------------------------------------------------------------------------------
 async def debate_preflight(*, debate_id: int) -> None:
     """Refuse (422, a reason per seat) to start a debate one of whose models cannot answer: nothing is spent."""
-    seats, judge, budget_usd = await database_sync_to_async(_models_and_budget)(debate_id)
+    seats, judge_model, budget_usd, topic = await database_sync_to_async(_models_and_budget)(debate_id)
     models = [seat.model for seat in seats]
     # A model that lost its price since the debate was created cannot keep the budget: refused, like a dead one.
-    if problem := await database_sync_to_async(_budget_problem)(budget_usd, [*models, judge]):
+    if problem := await database_sync_to_async(_budget_problem)(budget_usd, [*models, judge_model]):
         raise DebateValidationError("The debate cannot start within its budget.", errors={"budget_usd": [problem]})
-    await models_preflight(seat_models=models, judge_model=judge)
+    # Likewise a judge whose window was made smaller than a round and its verdict.
+    if problem := judge.window_problem(judge_model, topic=topic, seats=[(s.stance, s.max_tokens) for s in seats]):
+        raise DebateValidationError("The judge cannot read this debate.", errors={"judge_model_id": [problem]})
+    await models_preflight(seat_models=models, judge_model=judge_model)
 
 
 async def models_preflight(*, seat_models: list[LLMModel], judge_model: LLMModel) -> None:
@@ -244,10 +252,10 @@ async def models_preflight(*, seat_models: list[LLMModel], judge_model: LLMModel
                                     "spent.", errors=errors)
 
 
-def _models_and_budget(debate_id: int) -> tuple[list[Seat], LLMModel, float | None]:
+def _models_and_budget(debate_id: int) -> tuple[list[Seat], LLMModel, float | None, str]:
     debate = Debate.objects.select_related("judge_model__provider").get(pk=debate_id)
     seats = list(debate.seats.select_related("model__provider").order_by("position"))
-    return seats, debate.judge_model, debate.budget_usd
+    return seats, debate.judge_model, debate.budget_usd, debate.topic
 
 
 async def debate_cancel(*, debate_id: int, by=None) -> Debate:

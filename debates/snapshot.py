@@ -31,7 +31,29 @@ def verdict_dict(verdict: Verdict) -> dict:
             "scores": [{"seat_id": s.seat_id, "score": s.score, "reasoning": s.reasoning} for s in verdict.scores.all()],
             "raw_text": verdict.raw_text, "parse_error": verdict.parse_error,
             "judge_model": verdict.judge_model.litellm_model_name if verdict.judge_model_id else None,
-            "answered_by": verdict.answered_by, **answered_by(verdict), "cost_usd": verdict.cost_usd}
+            "answered_by": verdict.answered_by, **answered_by(verdict), "cost_usd": verdict.cost_usd,
+            "swap_held": verdict.swap_held, "swap_note": verdict.swap_note,
+            "judge_consistency": judge_consistency(verdict),
+            "judge_seat_ids": judge_seat_ids(verdict),
+            "readings": [{"swapped": r.swapped, "parsed": r.parsed, "winner_seat_id": r.winner_id, "scores": r.scores,
+                          "raw_text": r.raw_text, "parse_error": r.parse_error, "cost_usd": r.cost_usd}
+                         for r in verdict.readings.all()]}
+
+
+def judge_seat_ids(verdict: Verdict) -> list[int]:
+    """The seats whose model is the judge's: their verdict may favour them (self-preference), and says so."""
+    if not verdict.judge_model_id:
+        return []
+    return list(Seat.objects.filter(debate_id=verdict.debate_id, model_id=verdict.judge_model_id)
+                .values_list("pk", flat=True))
+
+
+def judge_consistency(verdict: Verdict) -> dict | None:
+    """How often this verdict's judge model kept its winner under a seat swap, over every debate it judged."""
+    if not verdict.judge_model_id:
+        return None
+    held, checked = Verdict.objects.position_consistency(verdict.judge_model_id)
+    return {"held": held, "checked": checked}
 
 
 def answered_by(row: Turn | Verdict) -> dict:
@@ -50,7 +72,8 @@ def debate_dict(debate: Debate) -> dict:
             "started_at": debate.started_at.isoformat() if debate.started_at else None,
             "finished_at": debate.finished_at.isoformat() if debate.finished_at else None,
             "can_start": debate.can_start, "can_cancel": debate.can_cancel, "can_resume": debate.can_resume,
-            **spend(debate), "budget_usd": debate.budget_usd}
+            **spend(debate), "budget_usd": debate.budget_usd,
+            "blind_seats": debate.blind_seats, "swap_check": debate.swap_check}
 
 
 def debate_snapshot(debate_id: int) -> dict:

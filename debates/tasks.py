@@ -4,7 +4,7 @@ import contextvars
 import logging
 import sys
 
-from debates.orchestrator import SERVER_STOPPING, DebateRunner
+from debates.orchestrator import SERVER_STOPPING, DebateRunner, stopped_by_server
 
 logger = logging.getLogger("debates.tasks")
 _running: dict[int, asyncio.Task] = {}
@@ -25,6 +25,9 @@ def launch(debate_id: int) -> asyncio.Task:
 def stop_all() -> list[asyncio.Task]:
     """The server is stopping: end every debate it runs as interrupted (resumable), not as cancelled."""
     pending = [task for task in _running.values() if not task.done()]
+    for debate_id, task in _running.items():
+        if not task.done():
+            stopped_by_server.add(debate_id)
     for task in pending:
         task.cancel(SERVER_STOPPING)
     return pending

@@ -61,7 +61,10 @@ class TerminalPrinter:
         for score in verdict["scores"]:
             seat = self.seats[score["seat_id"]]
             self.write(f"  {seat.display_name} ({seat.stance}): {score['score']:g}/10. {score['reasoning']}\n")
-        self.write(f"  Winner: {self.seats[verdict['winner_seat_id']].display_name}\n")
+        winner = self.seats.get(verdict["winner_seat_id"])
+        self.write(f"  Winner: {winner.display_name}\n" if winner else "  No seat wins (a tie).\n")
+        if verdict["swap_note"]:
+            self.write(f"  {verdict['swap_note']}\n")
 
     def on_debate_completed(self, payload: dict) -> None:
         self.write("\nThe debate is complete.\n")

@@ -36,6 +36,24 @@ def cost_text(spent_usd: float, unpriced_calls: int) -> str:
     return f"at least ${spent_usd:.4f} ({calls})" if spent_usd else f"unknown ({calls})"
 
 
+def self_judging_text(verdict: dict, seats: dict) -> str:
+    """The flag on a verdict whose judge model also argues in the debate, naming those seats; else ""."""
+    names = [seats[seat_id]["display_name"] for seat_id in verdict.get("judge_seat_ids", []) if seat_id in seats]
+    if not names:
+        return ""
+    return (f"The judge's model also argues in this debate ({', '.join(names)}): judges tend to favour their own "
+            "model's words.")
+
+
+def consistency_text(consistency: dict | None) -> str:
+    """ "This judge's seat-swap checks held in 7 of 9 debates (78%)", or "" before its first check."""
+    if not consistency or not consistency["checked"]:
+        return ""
+    held, checked = consistency["held"], consistency["checked"]
+    return (f"This judge's seat-swap checks held in {held} of {checked} debate{'s' if checked != 1 else ''} "
+            f"({100 * held / checked:.0f}%)")
+
+
 def budget_text(budget_usd: float | None) -> str:
     return "" if budget_usd is None else f"a ${budget_usd:.4f} budget"
 
@@ -91,6 +109,9 @@ def _markdown_verdict(verdict: dict | None, seats: dict) -> list[str]:
               for score in verdict["scores"]]
     if verdict["key_arguments"]:
         lines += ["", "Key arguments:", "", *(f"- {_one_line(argument)}" for argument in verdict["key_arguments"])]
+    for note in (verdict.get("swap_note"), self_judging_text(verdict, seats)):
+        if note:
+            lines += ["", f"*{note}*"]
     return lines + ([""] + fallback if fallback else [])
 
 
@@ -135,6 +156,9 @@ def _text_verdict(verdict: dict | None, seats: dict) -> list[str]:
               for score in verdict["scores"]]
     if verdict["key_arguments"]:
         lines += ["", "Key arguments:", *(f"  - {_one_line(argument)}" for argument in verdict["key_arguments"])]
+    for note in (verdict.get("swap_note"), self_judging_text(verdict, seats)):
+        if note:
+            lines += ["", f"[{note}]"]
     return lines + fallback
 
 

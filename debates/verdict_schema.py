@@ -63,11 +63,6 @@ def response_format(labels: list[str]) -> dict:
             "json_schema": {"name": SCHEMA_NAME, "schema": verdict_model(labels).model_json_schema(), "strict": True}}
 
 
-def schema_text(labels: list[str]) -> str:
-    """The same schema for the prompt, for servers that cannot be held to it."""
-    return json.dumps(verdict_model(labels).model_json_schema(), separators=(",", ":"))
-
-
 def parse(text: str, labels: list[str]) -> BaseModel:
     """The reply as a verdict, or InvalidVerdict saying what is wrong with it."""
     try:

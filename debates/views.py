@@ -18,7 +18,8 @@ from django.views.decorators.http import require_POST
 from debates import services
 from debates.forms import BudgetForm, add_service_errors, blank_forms, bound_forms
 from debates.models import Debate, DebateStatus, TurnStatus, Verdict
-from debates.transcripts import budget_text, cost_text
+from debates.snapshot import judge_consistency, judge_seat_ids
+from debates.transcripts import budget_text, consistency_text, cost_text, self_judging_text
 
 DEBATES_PER_PAGE = 30
 
@@ -58,6 +59,9 @@ def debate_detail(request: HttpRequest, debate_id: int) -> HttpResponse:
     verdict = (Verdict.objects.filter(debate=debate)
                .select_related("winner", "judge_model__provider", "answered_by_model__provider")
                .prefetch_related("scores__seat").first())
+    consistency = consistency_text(judge_consistency(verdict)) if verdict else ""
+    self_judging = self_judging_text({"judge_seat_ids": judge_seat_ids(verdict)},
+                                     {seat.pk: {"display_name": seat.display_name} for seat in seats}) if verdict else ""
     debate.cost_display = cost_text(debate.spent_usd, debate.unpriced_calls)
     debate.budget_display = budget_text(debate.budget_usd)
     for seat in seats:
@@ -67,6 +71,7 @@ def debate_detail(request: HttpRequest, debate_id: int) -> HttpResponse:
         turn.meta = turn_meta(turn)
     return render(request, "debates/detail.html", {
         "debate": debate, "seats": seats, "verdict": verdict, "progress": progress_line(debate, turns),
+        "consistency": consistency, "self_judging": self_judging,
         "rounds": [(number, list(group)) for number, group in groupby(turns, key=lambda t: t.round)],
     })
 
@@ -128,7 +133,7 @@ def _create(form, seats, user) -> Debate | None:
         return services.debate_create(
             topic=form.cleaned_data["topic"], rounds=form.cleaned_data["rounds"], seats=seats.specs(),
             judge_model_id=form.cleaned_data["judge_model"].pk, budget_usd=form.cleaned_data["budget_usd"],
-            created_by=user)
+            blind_seats=form.cleaned_data["blind_seats"], swap_check=form.cleaned_data["swap_check"], created_by=user)
     except services.DebateValidationError as error:
         add_service_errors(error.errors, form, seats)
         return None

@@ -70,7 +70,8 @@ class LLMModelAdmin(BackendBannerMixin, admin.ModelAdmin):
                                              "last_check_error"]}),
         ("Retries and timeouts", {"fields": ["max_retries", "timeout_seconds", "first_chunk_timeout_seconds"]}),
         ("Advanced", {"classes": ["collapse"],
-                      "fields": ["api_base", "api_key_env_var", "context_window", "extra_params"]}),
+                      "fields": ["api_base", "api_key_env_var", "context_window", "structured_output",
+                                 "extra_params"]}),
     ]
     inlines = [FallbackInline]
     actions = ["test_connection"]

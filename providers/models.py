@@ -50,6 +50,12 @@ class Provider(models.Model):
         return self.display_name
 
 
+# Routes on which a call can be bound to a JSON schema (response_format): OpenAI, Anthropic (LiteLLM maps it to
+# structured output or a forced tool), Ollama (its `format`) and OpenAI-compatible servers such as llama.cpp's,
+# which compiles the schema to a grammar although litellm.supports_response_schema() says False for them.
+STRUCTURED_OUTPUT_ROUTES = frozenset({"openai", "anthropic", "ollama", "ollama_chat", "hosted_vllm", "openai_like"})
+
+
 class LLMModelQuerySet(models.QuerySet):
     def with_answer_chain(self) -> "LLMModelQuerySet":
         """Rows whose answer_chain() needs no query of its own: their usable fallbacks are fetched with them."""
@@ -91,6 +97,10 @@ class LLMModel(models.Model):
     context_window = models.PositiveIntegerField(
         default=8192, help_text="Tokens the model accepts; sent to Ollama as num_ctx and used to trim prompts."
     )
+    structured_output = models.BooleanField(
+        null=True, blank=True,
+        help_text="Bind the judge's reply to the verdict's JSON schema (response_format). Unknown: decided by the "
+        "route (yes for " + ", ".join(sorted(STRUCTURED_OUTPUT_ROUTES)) + "); choose No for a server that refuses it.")
     extra_params = models.JSONField(
         "extra LiteLLM parameters", default=dict, blank=True,
         help_text='Passed to every call, e.g. {"top_p": 0.9}.',
@@ -158,6 +168,12 @@ class LLMModel(models.Model):
     def costs_nothing(self) -> bool:
         """Free-tier rows and Ollama models (local servers) cost exactly 0: never looked up in a price list."""
         return self.pricing_tier == PricingTier.FREE or self.provider.litellm_provider in ("ollama", "ollama_chat")
+
+    @property
+    def uses_structured_output(self) -> bool:
+        if self.structured_output is not None:
+            return self.structured_output
+        return self.provider.litellm_provider in STRUCTURED_OUTPUT_ROUTES
 
     @property
     def retries(self) -> int:

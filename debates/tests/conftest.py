@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from debates.services import SeatSpec, debate_create
@@ -18,9 +20,18 @@ def debate_on(model_on):
     return make
 
 
-VALID_VERDICT = ('{"summary": "A close debate.", "scores": [{"seat": 1, "score": 7.5, "reasoning": "clear"}, '
-                 '{"seat": 2, "score": 6, "reasoning": "less evidence"}], "winner": 1, '
+VALID_VERDICT = ('{"summary": "A close debate.", "scores": {"A": {"reasoning": "clear", "score": 7.5}, '
+                 '"B": {"reasoning": "less evidence", "score": 6}}, "winner": "A", '
                  '"key_arguments": ["congestion costs"]}')
+
+
+def valid_verdict(body: dict) -> str:
+    """VALID_VERDICT for whichever label the judge's prompt gives the seat arguing "for": a consistent judge, whose
+    winner holds under the seat-swap check (a judge that always names Speaker A would give a tie)."""
+    found = re.search(r"Speaker ([A-F]): arguing for\b", str(body.get("messages", "")))
+    if found is None or found.group(1) == "A":
+        return VALID_VERDICT
+    return VALID_VERDICT.replace('"A"', '"@"').replace('"B"', '"A"').replace('"@"', '"B"')
 
 
 def is_preflight(body: dict) -> bool:
@@ -36,7 +47,7 @@ def scripted_responder(verdict: str = VALID_VERDICT):
     def respond(body: dict) -> str:
         text = str(body)
         if "impartial debate judge" in text:
-            return verdict
+            return valid_verdict(body) if verdict == VALID_VERDICT else verdict
         return "I argue my case with conviction and evidence."
 
     return respond

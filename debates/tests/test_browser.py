@@ -65,6 +65,7 @@ def test_a_debate_made_with_the_form_streams_then_shows_the_verdict(page, llm, p
     fill_new_debate_form(page, judge=model, seats=[model, model])
     page.fill("input[name=seats-0-display_name]", "Ada")
     page.fill("input[name=seats-1-display_name]", "Grace")
+    assert page.locator("#judge-self-warning").is_visible()  # the judge's model also has a seat
     page.click("button:text('Start debate')")
 
     page.wait_for_url("**/debates/*/")
@@ -82,6 +83,13 @@ def test_a_debate_made_with_the_form_streams_then_shows_the_verdict(page, llm, p
     assert page.locator(".chip-winner .seat-name").text_content() == "Ada"
     # The fake model is in no price list: its cost is unknown, never shown as free, live and after a reload.
     for _ in range(2):
+        # The seat-swap check: the judge read the debate in both orders and named Ada both times.
+        assert page.locator(".swap-note.swap-held").text_content() == (
+            "Seat-swap check held: the judge named Ada in both orders. Scores are the mean of both readings.")
+        assert page.locator(".self-judging").text_content().startswith(
+            "The judge's model also argues in this debate (Ada, Grace)")
+        assert "This judge's seat-swap checks held in 1 of 1 debate (100%)" in page.locator(
+            ".verdict-card .muted.small").last.text_content()
         assert page.locator("#spend").text_content() == "Cost: unknown (3 calls could not be priced)"
         assert page.locator(".seat-cost").all_text_contents() == ["unknown (1 call could not be priced)"] * 2
         assert "cost unknown" in page.locator("article.turn .turn-meta").first.text_content()
@@ -207,6 +215,7 @@ def test_a_budget_set_on_the_form_stops_before_the_verdict_and_a_raised_one_resu
 
     page.locator(".verdict-card .winner").wait_for(timeout=STARTUP_MS)
     calls = [r.body for r in llm.requests[asked:] if not is_preflight(r.body)]  # (its result may be remembered)
-    assert len(calls) == 1 and "impartial debate judge" in str(calls[0])  # the verdict alone: no turn redone
+    assert len(calls) == 2 and all("impartial debate judge" in str(c) for c in calls)  # the verdict's two readings
+    # (the seat-swap check), and no turn redone
     assert Debate.objects.get().budget_usd == 0.5
     assert page.locator("#spend").text_content().endswith(" of a $0.5000 budget")

@@ -5,9 +5,9 @@ import pytest
 from channels.db import database_sync_to_async
 
 from debates import services
-from debates.models import Debate, DebateStatus, Turn, TurnStatus
+from debates.models import Debate, DebateStatus, Turn, TurnStatus, Verdict
 from debates.snapshot import debate_snapshot
-from debates.tests.conftest import VALID_VERDICT
+from debates.tests.conftest import valid_verdict
 from debates.tests.test_orchestrator import is_judge, run
 from debates.transcripts import as_markdown
 from providers.models import ModelFallback, PricingTier
@@ -41,7 +41,7 @@ async def test_it_stops_at_the_turn_that_would_pass_the_budget_and_resumes_with_
                                                                                              openai_server):
     # The first turn's worst case is about $0.0012 (some 60 prompt tokens and 100 completion tokens) and it really
     # uses its 100 tokens, so the second one's worst case (its prompt holds the first turn) no longer fits in $0.0016.
-    openai_server.responder = lambda body: VALID_VERDICT if is_judge(body) else LONG_ANSWER
+    openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else LONG_ANSWER
     debate = await database_sync_to_async(priced_debate)(0.0016)
 
     events = await run(debate.pk)
@@ -66,7 +66,7 @@ async def test_it_stops_at_the_turn_that_would_pass_the_budget_and_resumes_with_
 
     debate = await Debate.objects.aget(pk=debate.pk)
     assert debate.status == DebateStatus.COMPLETED and debate.budget_usd == 1.0
-    assert len(openai_server.requests) == 5  # three more turns and the verdict: the first turn was kept
+    assert len(openai_server.requests) == 6  # three more turns and the verdict's two readings: the first turn kept
     turns = [(t.round, t.seat.position) async for t in Turn.objects.filter(debate_id=debate.pk).select_related("seat")]
     assert turns == [(1, 1), (1, 2), (2, 1), (2, 2)]
     assert debate.spent_usd > spent
@@ -75,7 +75,7 @@ async def test_it_stops_at_the_turn_that_would_pass_the_budget_and_resumes_with_
 
 async def test_it_stops_before_the_verdict_that_would_pass_the_budget(priced_debate, openai_server):
     # Short turns cost little; the verdict's worst case (a request and a repair, 400 tokens each) does not fit.
-    openai_server.responder = lambda body: VALID_VERDICT if is_judge(body) else "Short."
+    openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else "Short."
     debate = await database_sync_to_async(priced_debate)(0.005, rounds=1)
 
     events = await run(debate.pk)
@@ -86,15 +86,17 @@ async def test_it_stops_before_the_verdict_that_would_pass_the_budget(priced_deb
     assert "and the verdict could cost up to $" in debate.failure_reason
     assert "judging.started" not in [e["type"] for e in events]
 
-    await resume_with(debate, 0.05)
+    await resume_with(debate, 0.015)  # enough for one reading of the verdict, not for the seat-swap check's two
 
     debate = await Debate.objects.aget(pk=debate.pk)
     assert debate.status == DebateStatus.COMPLETED
-    assert len(openai_server.requests) == 3  # only the verdict was left to do
+    assert len(openai_server.requests) == 3  # only the verdict was left to do, in one reading
+    verdict = await Verdict.objects.aget(debate_id=debate.pk)
+    assert verdict.swap_note == "Seat-swap check skipped: the budget could not pay for a second reading."
 
 
 async def test_a_debate_without_a_budget_is_never_stopped_by_one(priced_debate, openai_server):
-    openai_server.responder = lambda body: VALID_VERDICT if is_judge(body) else LONG_ANSWER
+    openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else LONG_ANSWER
     debate = await database_sync_to_async(priced_debate)(None, rounds=1)
 
     await run(debate.pk)

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from debates.models import Debate, Turn
-from debates.tests.conftest import VALID_VERDICT, is_preflight
+from debates.tests.conftest import valid_verdict, is_preflight
 from providers.tests.subprocess_env import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def wait_for(condition, timeout: float = 30.0) -> None:
 
 
 def test_run_debate_prints_each_turn_live_and_the_verdict(model_on, openai_server):
-    openai_server.responder = lambda body: VALID_VERDICT if "impartial" in str(body) else "Cars clog streets."
+    openai_server.responder = lambda body: valid_verdict(body) if "impartial" in str(body) else "Cars clog streets."
     model = model_on("openai", openai_server)
 
     process = manage("run_debate", "--topic", "Ban cars", "--seat", f"{model.pk}:for", "--seat",
@@ -65,7 +65,7 @@ def test_run_debate_explains_a_bad_seat(model_on, openai_server):
 
 def test_a_killed_debate_resumes_from_its_last_completed_turn(model_on, openai_server):
     answers = iter(["Opening for.", "Opening against.", "A long rebuttal " * 200])
-    openai_server.responder = lambda body: (VALID_VERDICT if "impartial" in str(body) else "OK" if is_preflight(body)
+    openai_server.responder = lambda body: (valid_verdict(body) if "impartial" in str(body) else "OK" if is_preflight(body)
                                             else next(answers, "Closing."))
     openai_server.chunk_delay = 0.02
     model = model_on("openai", openai_server)
@@ -107,7 +107,7 @@ def test_resume_refuses_a_completed_debate(model_on, openai_server):
 
 
 def test_a_budget_stops_run_debate_and_resume_debate_raises_it(model_on, openai_server):
-    openai_server.responder = lambda body: VALID_VERDICT if "impartial" in str(body) else "Cars clog streets."
+    openai_server.responder = lambda body: valid_verdict(body) if "impartial" in str(body) else "Cars clog streets."
     model = model_on("openai", openai_server, model_name="gpt-4o")  # priced: each turn's worst case is ~$0.003
 
     process = manage("run_debate", "--topic", "Ban cars", "--seat", f"{model.pk}:for", "--seat",

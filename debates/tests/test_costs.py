@@ -5,7 +5,7 @@ from channels.db import database_sync_to_async
 
 from debates.models import Debate, Seat, Turn, Verdict
 from debates.snapshot import debate_snapshot
-from debates.tests.conftest import VALID_VERDICT
+from debates.tests.conftest import valid_verdict
 from debates.tests.test_orchestrator import is_judge, make, run
 from debates.transcripts import as_markdown, as_text
 from providers.llm.litellm_client import load_litellm
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def respond(body: dict) -> str:
-    return VALID_VERDICT if is_judge(body) else "Priced words, every one of them."
+    return valid_verdict(body) if is_judge(body) else "Priced words, every one of them."
 
 
 async def test_a_priced_model_costs_what_litellms_prices_say_for_the_tokens_the_server_reported(debate_on,

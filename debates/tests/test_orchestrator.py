@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from debates import services, tasks
 from debates.models import Debate, Turn, TurnStatus, Verdict
 from debates.orchestrator import DebateRunner
-from debates.tests.conftest import VALID_VERDICT
+from debates.tests.conftest import VALID_VERDICT, valid_verdict
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +18,7 @@ def is_judge(body: dict) -> bool:
 
 
 def speaker(body: dict) -> str:
-    return body["messages"][-1]["content"].rsplit("\n", 1)[-1]  # the cue: "Seat1 (for), round 2:"
+    return body["messages"][-1]["content"].rsplit("\n", 1)[-1]  # the cue: "Speaker A (for), round 2:"
 
 
 async def run(debate_id: int) -> list[dict]:
@@ -33,7 +33,7 @@ async def make(debate_on, server, **kwargs) -> Debate:
 
 async def test_it_runs_seats_in_order_each_seeing_the_transcript_so_far(debate_on, openai_server):
     def respond(body: dict) -> str:
-        return VALID_VERDICT if is_judge(body) else f"Point made at {speaker(body)}"
+        return valid_verdict(body) if is_judge(body) else f"Point made at {speaker(body)}"
 
     openai_server.responder = respond
     debate = await make(debate_on, openai_server, rounds=2)
@@ -41,16 +41,31 @@ async def test_it_runs_seats_in_order_each_seeing_the_transcript_so_far(debate_o
     events = await run(debate.pk)
 
     bodies = [r.body for r in openai_server.requests]
-    assert [speaker(b) for b in bodies[:4]] == ["Seat1 (for), round 1:", "Seat2 (against), round 1:",
-                                                "Seat1 (for), round 2:", "Seat2 (against), round 2:"]
-    assert is_judge(bodies[4]) and len(bodies) == 5
+    # The debaters see each other by label (blind_seats, on by default): identity cues sway how models defer.
+    assert [speaker(b) for b in bodies[:4]] == ["Speaker A (for), round 1:", "Speaker B (against), round 1:",
+                                                "Speaker A (for), round 2:", "Speaker B (against), round 2:"]
+    assert is_judge(bodies[4]) and is_judge(bodies[5]) and len(bodies) == 6  # the verdict is read twice (swap check)
     last_prompt = bodies[3]["messages"][-1]["content"]
-    assert "Seat1 (for), round 1: Point made at Seat1 (for), round 1:" in last_prompt
-    assert "Seat1 (for), round 2: Point made at Seat1 (for), round 2:" in last_prompt
+    assert "Speaker A (for), round 1: Point made at Speaker A (for), round 1:" in last_prompt
+    assert "Speaker A (for), round 2: Point made at Speaker A (for), round 2:" in last_prompt
+    assert bodies[0]["messages"][0]["content"].startswith("You are Speaker A, a debater arguing for")
+    assert "Seat1" not in str(bodies) and "Seat2" not in str(bodies)
     assert "Motion: Cities should ban cars from their centres" in last_prompt
     assert "arguing against the motion" in bodies[1]["messages"][0]["content"]
     assert [e["type"] for e in events][-3:] == ["judging.started", "verdict", "debate.completed"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+
+
+async def test_with_blind_seats_off_the_debaters_see_each_others_names(debate_on, openai_server):
+    openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else "Point made."
+    debate = await make(debate_on, openai_server, rounds=1, blind_seats=False)
+
+    await run(debate.pk)
+
+    bodies = [r.body for r in openai_server.requests]
+    assert [speaker(b) for b in bodies[:2]] == ["Seat1 (for), round 1:", "Seat2 (against), round 1:"]
+    assert "Seat1 (for), round 1: Point made." in bodies[1]["messages"][-1]["content"]
+    assert "Seat1" not in str(bodies[2]["messages"])  # the judge still sees labels only
 
 
 async def test_it_commits_every_turn_before_the_next_begins(debate_on, openai_server):
@@ -58,18 +73,18 @@ async def test_it_commits_every_turn_before_the_next_begins(debate_on, openai_se
 
     def respond(body: dict) -> str:
         committed_when_asked.append(Turn.objects.filter(status=TurnStatus.COMPLETED).count())
-        return VALID_VERDICT if is_judge(body) else "An argument."
+        return valid_verdict(body) if is_judge(body) else "An argument."
 
     openai_server.responder = respond
     debate = await make(debate_on, openai_server, rounds=2)
 
     await run(debate.pk)
 
-    assert committed_when_asked == [0, 1, 2, 3, 4]
+    assert committed_when_asked == [0, 1, 2, 3, 4, 4]  # four turns, then the verdict's two readings
 
 
 async def test_a_valid_verdict_is_stored_with_scores_and_winner(debate_on, openai_server):
-    openai_server.responder = lambda body: VALID_VERDICT if is_judge(body) else "An argument."
+    openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else "An argument."
     debate = await make(debate_on, openai_server, rounds=1)
 
     await run(debate.pk)
@@ -83,9 +98,10 @@ async def test_a_valid_verdict_is_stored_with_scores_and_winner(debate_on, opena
 
 
 async def test_an_invalid_verdict_is_repaired_with_one_more_request(debate_on, openai_server):
-    replies = iter(['{"summary": "Close.", "scores": [{"seat": 1, "score": 14}], "winner": 3}', VALID_VERDICT])
+    replies = iter(['{"summary": "Close.", "scores": {"A": {"reasoning": "r", "score": 14}}, "winner": "C"}',
+                    VALID_VERDICT])
     openai_server.responder = lambda body: next(replies) if is_judge(body) else "An argument."
-    debate = await make(debate_on, openai_server, rounds=1)
+    debate = await make(debate_on, openai_server, rounds=1, swap_check=False)  # one reading: two scripted replies
 
     await run(debate.pk)
 
@@ -93,7 +109,8 @@ async def test_an_invalid_verdict_is_repaired_with_one_more_request(debate_on, o
     judge_requests = [r for r in openai_server.requests if is_judge(r.body)]
     assert verdict.parsed and verdict.repaired
     assert len(judge_requests) == 2
-    assert "score of seat 1 must be a number from 0 to 10" in str(judge_requests[1].body)
+    repair = judge_requests[1].body["messages"][-1]["content"]
+    assert "scores.A.score: Input should be less than or equal to 10" in repair and "scores.B: Field required" in repair
 
 
 async def test_a_verdict_that_stays_invalid_is_kept_unparsed_never_invented(debate_on, openai_server):
@@ -151,7 +168,7 @@ async def test_it_can_be_cancelled_mid_turn(debate_on, openai_server):
 
 
 async def test_it_resumes_after_an_interruption_without_duplicating_or_losing_turns(debate_on, openai_server):
-    openai_server.responder = lambda body: VALID_VERDICT if is_judge(body) else "An argument."
+    openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else "An argument."
     openai_server.enqueue_reply("First.")
     openai_server.enqueue_reply("Second.")
     for _ in range(1 + settings.LLM_RETRIES):  # every attempt of the third turn dies mid-stream
@@ -172,8 +189,8 @@ async def test_it_resumes_after_an_interruption_without_duplicating_or_losing_tu
     assert {pk: text for pk, text in before.items()} == {
         t.pk: t.text async for t in Turn.objects.filter(pk__in=before)}
     assert events[0]["payload"] == {"resumed": True}
-    # two turns, the third's attempts, then two turns again (one was cut) and the judge
-    assert len(openai_server.requests) == 2 + (1 + settings.LLM_RETRIES) + 2 + 1
+    # two turns, the third's attempts, then two turns again (one was cut) and the judge's two readings
+    assert len(openai_server.requests) == 2 + (1 + settings.LLM_RETRIES) + 2 + 2  # the verdict reads it twice
 
 
 async def _until(condition, timeout: float = 10.0) -> None:

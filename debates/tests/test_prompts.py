@@ -6,7 +6,7 @@ SEAT = SeatView(position=2, display_name="Bea", stance="against",
 
 
 def transcript(turns: int, words: int = 50) -> list[SpokenTurn]:
-    return [SpokenTurn(round=i // 2 + 1, speaker="Ada" if i % 2 == 0 else "Bea",
+    return [SpokenTurn(round=i // 2 + 1, position=i % 2 + 1, speaker="Ada" if i % 2 == 0 else "Bea",
                        stance="for" if i % 2 == 0 else "against", text=f"turn{i} " + "word " * words)
             for i in range(turns)]
 

@@ -5,7 +5,7 @@ from channels.db import database_sync_to_async
 
 from debates.models import Debate, Turn, Verdict
 from debates.snapshot import debate_snapshot
-from debates.tests.conftest import VALID_VERDICT
+from debates.tests.conftest import VALID_VERDICT, valid_verdict
 from debates.tests.test_orchestrator import is_judge, make, run
 from debates.transcripts import as_markdown, as_text
 from providers.models import ModelFallback
@@ -18,12 +18,12 @@ WHOLE = "Cars crowd streets that people could walk in freely and safely."
 @pytest.fixture
 def backup_server():
     with FakeOpenAIServer() as server:
-        server.responder = lambda body: VALID_VERDICT if is_judge(body) else "The backup argues instead."
+        server.responder = lambda body: valid_verdict(body) if is_judge(body) else "The backup argues instead."
         yield server
 
 
 async def test_a_stream_cut_midway_is_reset_and_redone_whole_never_spliced(debate_on, openai_server):
-    openai_server.responder = lambda body: VALID_VERDICT if is_judge(body) else WHOLE
+    openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else WHOLE
     openai_server.enqueue_stream_cut(after_chunks=3)  # the first turn's first attempt breaks after 3 words
     debate = await make(debate_on, openai_server, rounds=1)
 
@@ -65,7 +65,7 @@ async def test_a_seat_whose_model_is_down_is_answered_by_its_fallback_and_says_s
 
 async def test_a_judge_that_is_down_is_replaced_by_its_fallback(debate_on, openai_server, backup_server, model_on):
     openai_server.responder = lambda body: "An argument."
-    debate = await make(debate_on, openai_server, rounds=1)
+    debate = await make(debate_on, openai_server, rounds=1, swap_check=False)  # one judge call, to count its errors
     judge_model, backup = await database_sync_to_async(_fallback_for_seats)(debate, model_on, backup_server)
     openai_server.enqueue_reply("First.")
     openai_server.enqueue_reply("Second.")

@@ -15,7 +15,7 @@ import pytest
 import websockets
 
 from providers.tests.servers import FakeOpenAIServer
-from debates.tests.conftest import VALID_VERDICT
+from debates.tests.conftest import valid_verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -114,7 +114,7 @@ async def watch(port: int, debate_id: int, session: str) -> list[dict]:
 
 def test_watchers_on_two_daphne_processes_follow_a_debate_run_by_a_third(scale_out_env, daphnes):
     with FakeOpenAIServer() as server:
-        server.responder = lambda body: VALID_VERDICT if "impartial" in str(body) else "Across processes we argue."
+        server.responder = lambda body: valid_verdict(body) if "impartial" in str(body) else "Across processes we argue."
         server.chunk_delay = 0.05
         setup = subprocess.run([sys.executable, "manage.py", "shell", "-c", SETUP.format(api_base=server.url + "/v1")],
                                cwd=ROOT, env=scale_out_env, capture_output=True, text=True, check=True)

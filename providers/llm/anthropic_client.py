@@ -32,12 +32,15 @@ class AnthropicClient(BaseLLMClient):
             params["extra_body"] = {**params.get("extra_body", {}), "temperature": temperature}
         return params
 
-    async def _complete(self, messages: list[Message], *, temperature=None, max_tokens=None) -> LLMResult:
+    # The legacy Anthropic client is not bound to a schema (`response_format` is ignored): the prompt describes the
+    # shape, and the judge validates every reply whatever the backend.
+    async def _complete(self, messages: list[Message], *, temperature=None, max_tokens=None,
+                        response_format=None) -> LLMResult:
         async with self._sdk_client() as client:
             message = await client.messages.create(**self._params(messages, temperature, max_tokens))
         return self._result(message)
 
-    async def _stream(self, messages: list[Message], *, temperature=None, max_tokens=None
+    async def _stream(self, messages: list[Message], *, temperature=None, max_tokens=None, response_format=None
                       ) -> AsyncIterator[str | LLMResult]:
         async with self._sdk_client() as client:
             async with client.messages.stream(**self._params(messages, temperature, max_tokens)) as stream:

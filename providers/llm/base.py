@@ -60,23 +60,26 @@ class BaseLLMClient:
 
     # ---- the public interface -------------------------------------------------------------
     async def send_message(self, messages: list[Message], *, temperature: float | None = None,
-                           max_tokens: int | None = None) -> LLMResult:
+                           max_tokens: int | None = None, response_format: dict | None = None) -> LLMResult:
+        """One reply; `response_format` ({"type": "json_schema", ...}) binds it to a schema where the backend can."""
         await self._prepare()
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.settings.timeout):
-                result = await self._complete(messages, temperature=temperature, max_tokens=max_tokens)
+                result = await self._complete(messages, temperature=temperature, max_tokens=max_tokens,
+                                              response_format=response_format)
         except BaseException as exc:
             raise self._fail(exc, started) from None
         return self._succeed(result, started)
 
     async def stream_message(self, messages: list[Message], *, temperature: float | None = None,
-                             max_tokens: int | None = None) -> AsyncIterator[str | LLMResult]:
+                             max_tokens: int | None = None, response_format: dict | None = None
+                             ) -> AsyncIterator[str | LLMResult]:
         """Yield text deltas as they arrive, then one LLMResult with the whole text."""
         await self._prepare()
         started = time.perf_counter()
         deadline = started + self.settings.timeout
-        stream = self._stream(messages, temperature=temperature, max_tokens=max_tokens)
+        stream = self._stream(messages, temperature=temperature, max_tokens=max_tokens, response_format=response_format)
         try:
             while True:
                 wait = min(self.settings.first_chunk_timeout, deadline - time.perf_counter())

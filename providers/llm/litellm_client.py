@@ -1,6 +1,7 @@
 """The one gateway: every provider through litellm.acompletion."""
 import asyncio
 import os
+import threading
 from collections.abc import AsyncIterator
 from types import ModuleType
 
@@ -11,19 +12,22 @@ from providers.llm.errors import (
 )
 
 _litellm: ModuleType | None = None
+_loading = threading.Lock()  # two first calls at once (a judge's two readings) import it in two threads
 
 
 def load_litellm() -> ModuleType:
     """Import LiteLLM on first use only: the import costs seconds that pages and commands never need."""
     global _litellm
     if _litellm is None:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch prices online
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never fetch tokenizers online
-        import litellm
+        with _loading:  # a second thread must not see the module half imported
+            if _litellm is None:
+                os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch prices online
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never fetch tokenizers online
+                import litellm
 
-        litellm.suppress_debug_info = True
-        litellm.telemetry = False
-        _litellm = litellm
+                litellm.suppress_debug_info = True
+                litellm.telemetry = False
+                _litellm = litellm
     return _litellm
 
 
@@ -41,7 +45,8 @@ class LiteLLMClient(BaseLLMClient):
         if self.zero_priced:
             register_zero_prices(_litellm, self.model)
 
-    def _params(self, messages: list[Message], temperature: float | None, max_tokens: int | None) -> dict:
+    def _params(self, messages: list[Message], temperature: float | None, max_tokens: int | None,
+                response_format: dict | None = None) -> dict:
         params = {
             **self.extra_params,
             "model": self.model,
@@ -59,11 +64,14 @@ class LiteLLMClient(BaseLLMClient):
             params["temperature"] = temperature
         if max_tokens is not None:
             params["max_tokens"] = max_tokens
+        if response_format is not None:
+            params["response_format"] = response_format  # LiteLLM puts it in each provider's own form
         return {key: value for key, value in params.items() if value is not None}
 
-    async def _complete(self, messages: list[Message], *, temperature=None, max_tokens=None) -> LLMResult:
+    async def _complete(self, messages: list[Message], *, temperature=None, max_tokens=None,
+                        response_format=None) -> LLMResult:
         litellm = load_litellm()
-        response = await litellm.acompletion(**self._params(messages, temperature, max_tokens))
+        response = await litellm.acompletion(**self._params(messages, temperature, max_tokens, response_format))
         choice = response.choices[0]
         usage = getattr(response, "usage", None)
         return self._result(
@@ -74,10 +82,10 @@ class LiteLLMClient(BaseLLMClient):
             finish_reason=choice.finish_reason,
         )
 
-    async def _stream(self, messages: list[Message], *, temperature=None, max_tokens=None
+    async def _stream(self, messages: list[Message], *, temperature=None, max_tokens=None, response_format=None
                       ) -> AsyncIterator[str | LLMResult]:
         litellm = load_litellm()
-        params = self._params(messages, temperature, max_tokens)
+        params = self._params(messages, temperature, max_tokens, response_format)
         # Only with include_usage does the last chunk carry token counts.
         response = await litellm.acompletion(**params, stream=True, stream_options={"include_usage": True})
         parts: list[str] = []

@@ -14,27 +14,31 @@ class OpenAIClient(BaseLLMClient):
         return openai.AsyncOpenAI(api_key=self.api_key, base_url=self.api_base, max_retries=0,
                                   timeout=self.settings.timeout)
 
-    def _params(self, messages: list[Message], temperature, max_tokens) -> dict:
+    def _params(self, messages: list[Message], temperature, max_tokens, response_format=None) -> dict:
         params = {**self.extra_params, "model": self.model.split("/", 1)[-1], "messages": messages}
         if temperature is not None:
             params["temperature"] = temperature
         if max_tokens is not None:
             params["max_tokens"] = max_tokens
+        if response_format is not None:
+            params["response_format"] = response_format
         return params
 
-    async def _complete(self, messages: list[Message], *, temperature=None, max_tokens=None) -> LLMResult:
+    async def _complete(self, messages: list[Message], *, temperature=None, max_tokens=None,
+                        response_format=None) -> LLMResult:
         async with self._sdk_client() as client:
-            response = await client.chat.completions.create(**self._params(messages, temperature, max_tokens))
+            response = await client.chat.completions.create(
+                **self._params(messages, temperature, max_tokens, response_format))
         choice = response.choices[0]
         return self._result(choice.message.content or "", response.model, response.usage, choice.finish_reason)
 
-    async def _stream(self, messages: list[Message], *, temperature=None, max_tokens=None
+    async def _stream(self, messages: list[Message], *, temperature=None, max_tokens=None, response_format=None
                       ) -> AsyncIterator[str | LLMResult]:
         parts: list[str] = []
         usage = finish_reason = answered_by = None
         async with self._sdk_client() as client:
             stream = await client.chat.completions.create(
-                **self._params(messages, temperature, max_tokens), stream=True,
+                **self._params(messages, temperature, max_tokens, response_format), stream=True,
                 stream_options={"include_usage": True},
             )
             async for chunk in stream:

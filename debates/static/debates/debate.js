@@ -238,12 +238,31 @@
       for (const argument of v.key_arguments) list.append(h("li", null, argument));
       card.append(h("h3", null, "Key arguments"), list);
     }
+    if (v.swap_note) {
+      const held = v.swap_held === true ? "held" : v.swap_held === false ? "failed" : "unchecked";
+      card.append(h("p", `swap-note swap-${held}`, v.swap_note));
+    }
+    // As debates/transcripts.py self_judging_text says it.
+    const selfSeats = (v.judge_seat_ids || []).map(seatById).filter(Boolean).map((seat) => seat.display_name);
+    if (selfSeats.length) {
+      card.append(h("p", "self-judging", `The judge's model also argues in this debate (${selfSeats.join(", ")}): ` +
+                                        "judges tend to favour their own model's words."));
+    }
     const by = v.answered_by || v.judge_model || "the judge";
-    card.append(h("p", "muted small", `Judged by ${by}${v.repaired ? " (after one repair request)" : ""}`));
+    const consistency = consistencyText(v.judge_consistency);
+    card.append(h("p", "muted small", `Judged by ${by}${v.repaired ? " (after one repair request)" : ""}` +
+                                      (consistency ? ` · ${consistency}` : "")));
     if (v.fallback_reason) {
       card.append(h("p", "verdict-fallback small", fallbackNote(v.answered_by_model, v.judge_model, v.fallback_reason)));
     }
     return card;
+  }
+
+  // As debates/transcripts.py consistency_text says it.
+  function consistencyText(c) {
+    if (!c || !c.checked) return "";
+    return `This judge's seat-swap checks held in ${c.held} of ${c.checked} debate${c.checked === 1 ? "" : "s"} ` +
+           `(${Math.round((100 * c.held) / c.checked)}%)`;
   }
 
   function unparsedVerdict(v) {
