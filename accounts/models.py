@@ -67,6 +67,8 @@ class ApiToken(models.Model):
     def assign_secret(self) -> str:
         """Give this (unsaved) row a fresh secret; returns the token to hand to its owner, once."""
         raw = secrets.token_urlsafe(32)
+        while raw.startswith("-"):  # `revoke_api_token PREFIX` would take such a prefix for an option
+            raw = secrets.token_urlsafe(32)
         self.prefix, self.token_hash = raw[:PREFIX_LENGTH], hash_token(raw)
         return raw
 

@@ -82,6 +82,11 @@ def test_the_revoke_command_revokes_by_prefix():
     assert ApiToken.objects.user_for(secret) is None
 
 
+def test_no_token_prefix_reads_as_a_command_line_option():
+    # One secret in 64 used to start with "-", and `revoke_api_token PREFIX` then failed on it.
+    assert not any(ApiToken().assign_secret().startswith("-") for _ in range(500))
+
+
 def test_the_revoke_command_says_when_no_token_matches():
     with pytest.raises(CommandError, match="No active token"):
         call_command("revoke_api_token", "nothing!", stdout=StringIO())
