@@ -50,7 +50,6 @@ class DebateRunner:
         self.events: EventStream | None = None
         self.spent = 0.0  # the ledger's total as of the last commit, for the budget checks
 
-
     async def run(self) -> None:
         plan = await database_sync_to_async(_load_plan)(self.debate_id)
         self.events = EventStream(self.debate_id, plan.debate.last_seq, listener=self.listener)
