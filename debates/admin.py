@@ -1,6 +1,8 @@
 from django.contrib import admin
 
-from debates.models import Debate, Persona, Seat, SeatScore, Turn, Verdict
+from debates.models import (
+    Criterion, Debate, DebateCriterion, JudgeVerdict, PanelJudge, Persona, Seat, SeatScore, Turn, Verdict,
+)
 
 
 @admin.register(Persona)
@@ -9,6 +11,30 @@ class PersonaAdmin(admin.ModelAdmin):
     list_filter = ["enabled"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Criterion)
+class CriterionAdmin(admin.ModelAdmin):
+    list_display = ["name", "key", "description", "weight", "position", "enabled"]
+    list_editable = ["weight", "position", "enabled"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "key", "description"]
+
+
+class PanelJudgeInline(admin.TabularInline):
+    model = PanelJudge
+    extra = 0
+    raw_id_fields = ["model"]
+
+
+class DebateCriterionInline(admin.TabularInline):
+    model = DebateCriterion
+    extra = 0
+    can_delete = False
+    readonly_fields = ["position", "key", "name", "description", "weight"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # the copy is taken when the debate starts, never edited
 
 
 class SeatInline(admin.TabularInline):
@@ -26,7 +52,7 @@ class DebateAdmin(admin.ModelAdmin):
     search_fields = ["topic"]
     readonly_fields = ["status", "current_round", "started_at", "finished_at", "failure_reason", "last_seq",
                        "heartbeat_at", "cancel_requested", "created_at"]
-    inlines = [SeatInline]
+    inlines = [SeatInline, PanelJudgeInline, DebateCriterionInline]
 
 
 @admin.register(Turn)
@@ -42,13 +68,20 @@ class TurnAdmin(admin.ModelAdmin):
 class SeatScoreInline(admin.TabularInline):
     model = SeatScore
     extra = 0
-    readonly_fields = ["seat", "score", "reasoning"]
+    readonly_fields = ["seat", "score", "reasoning", "criteria"]
+
+
+class JudgeVerdictInline(admin.StackedInline):
+    model = JudgeVerdict
+    extra = 0
+    can_delete = False
+    readonly_fields = [f.name for f in JudgeVerdict._meta.fields if f.name != "id"]
 
 
 @admin.register(Verdict)
 class VerdictAdmin(admin.ModelAdmin):
-    list_display = ["debate", "parsed", "repaired", "winner", "judge_model", "created_at"]
+    list_display = ["debate", "parsed", "repaired", "winner", "judge_model", "agreement", "created_at"]
     list_filter = ["parsed", "repaired"]
     list_select_related = ["debate", "winner", "judge_model__provider"]
     readonly_fields = [f.name for f in Verdict._meta.fields]
-    inlines = [SeatScoreInline]
+    inlines = [SeatScoreInline, JudgeVerdictInline]

@@ -26,7 +26,7 @@ def list_personas(request):
 @router.post("/debates", response={201: DebateDetailOut, **error_responses(400)})
 def create_debate(request, payload: DebateIn):
     debate = debate_create(topic=payload.topic, rounds=payload.rounds, judge_model_id=payload.judge_model_id,
-                           seats=[SeatSpec(**seat.model_dump()) for seat in payload.seats],
+                           panel_model_ids=payload.panel_model_ids, seats=[SeatSpec(**seat.model_dump()) for seat in payload.seats],
                            budget_usd=payload.budget_usd, blind_seats=payload.blind_seats,
                            swap_check=payload.swap_check, created_by=request.auth)
     return Status(201, _detail(debate.pk))
@@ -34,7 +34,7 @@ def create_debate(request, payload: DebateIn):
 
 @router.get("/debates", response={200: DebatePage, **error_responses()})
 def list_debates(request, query: Query[DebateListQuery]):
-    debates = Debate.objects.select_related("judge_model__provider")
+    debates = Debate.objects.select_related("judge_model__provider").prefetch_related("panel__model", "criteria")
     if query.status:
         debates = debates.filter(status=query.status)
     start = (query.page - 1) * query.page_size

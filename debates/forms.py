@@ -6,7 +6,7 @@ debate may be, and the errors it raises are put back next to the fields they nam
 from django import forms
 from django.forms import BaseFormSet, formset_factory
 
-from debates.models import MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, Persona
+from debates.models import MAX_PANEL, MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, Persona
 from debates.services import MAX_BUDGET_USD, SeatSpec
 from providers.models import LLMModel
 
@@ -14,11 +14,20 @@ SEATS_PREFIX = "seats"
 DEFAULT_STANCES = ["for", "against"]
 
 
+def model_label(obj: LLMModel) -> str:
+    label = f"{obj.display_name} · {obj.provider.display_name}"
+    # Say so before the debate fails on it: its key variable is not set in this server's environment.
+    return label if obj.has_key_available else f"{label} (needs {obj.effective_key_env_var})"
+
+
 class ModelChoice(forms.ModelChoiceField):
     def label_from_instance(self, obj: LLMModel) -> str:
-        label = f"{obj.display_name} · {obj.provider.display_name}"
-        # Say so before the debate fails on it: its key variable is not set in this server's environment.
-        return label if obj.has_key_available else f"{label} (needs {obj.effective_key_env_var})"
+        return model_label(obj)
+
+
+class ModelsChoice(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: LLMModel) -> str:
+        return model_label(obj)
 
 
 def usable_models():
@@ -61,7 +70,13 @@ class DebateForm(forms.Form):
         error_messages={"required": "Choose a model for the judge.",
                         "invalid_choice": "Choose an enabled model for the judge."},
     )
-
+    panel = ModelsChoice(
+        queryset=LLMModel.objects.none(), label="More judges (a panel)", required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=f"Optional: up to {MAX_PANEL - 1} more models judge alone beside the judge; the verdict takes "
+                  "the mean scores and the majority winner.",
+        error_messages={"invalid_choice": "Choose enabled models for the panel."},
+    )
     budget_usd = budget_field()
     blind_seats = forms.BooleanField(
         label="Debaters see each other as Speaker A, B, …", required=False, initial=True,
@@ -73,7 +88,7 @@ class DebateForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **{"label_suffix": "", **kwargs})
-        self.fields["judge_model"].queryset = usable_models()
+        self.fields["judge_model"].queryset = self.fields["panel"].queryset = usable_models()
         if not self.is_bound:
             self.fields["judge_model"].initial = first_ready_model(self.fields["judge_model"].queryset)
 
@@ -138,7 +153,7 @@ SeatFormSet = formset_factory(
 SEAT_FIELDS = {"model_id": "model", "stance": "stance", "persona": "persona", "display_name": "display_name",
                "temperature": "temperature"}
 DEBATE_FIELDS = {"topic": "topic", "rounds": "rounds", "judge_model_id": "judge_model", "budget_usd": "budget_usd",
-                 "blind_seats": "blind_seats", "swap_check": "swap_check"}
+                 "blind_seats": "blind_seats", "swap_check": "swap_check", "panel_model_ids": "panel"}
 
 
 def blank_forms() -> tuple[DebateForm, BaseSeatFormSet]:

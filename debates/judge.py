@@ -9,15 +9,24 @@ from providers.llm.base import Message
 from providers.models import LLMModel
 
 from debates import budget, verdict_schema
-from debates.prompts import CHARS_PER_TOKEN, SeatView, SpokenTurn, judge_messages, judge_repair_messages
+from debates.prompts import (
+    CHARS_PER_TOKEN, CriterionView, SeatView, SpokenTurn, judge_messages, judge_repair_messages,
+)
 from debates.verdict_schema import InvalidVerdict
+
+
+@dataclass
+class CriterionScoreData:
+    key: str
+    score: float
+    reasoning: str
 
 
 @dataclass
 class SeatScoreData:
     seat: int
-    score: float
-    reasoning: str
+    score: float  # the weighted mean of its criteria's scores
+    criteria: list[CriterionScoreData]  # in the rubric's order
 
 
 @dataclass
@@ -39,31 +48,43 @@ class JudgeOutcome:
     swapped: bool = False  # read with the seats' order and labels reversed (positions are mapped back)
 
 
-def parse_verdict(text: str, seats: list[SeatView]) -> ParsedVerdict:
+def seat_score(seat: int, criteria: list[CriterionScoreData], rubric: list[CriterionView]) -> SeatScoreData:
+    """A seat's scores on each criterion and, as its overall score, their mean weighted by the rubric."""
+    weights = {c.key: c.weight for c in rubric}
+    total = sum(weights[c.key] for c in criteria)
+    return SeatScoreData(seat=seat, score=sum(c.score * weights[c.key] for c in criteria) / total, criteria=criteria)
+
+
+def parse_verdict(text: str, seats: list[SeatView], rubric: list[CriterionView]) -> ParsedVerdict:
     """The reply as a verdict on these seats (labels mapped back to seat positions), or InvalidVerdict."""
     labels = {verdict_schema.seat_label(seat.position): seat.position for seat in seats}
-    reply = verdict_schema.parse(text, list(labels))
-    scores = [SeatScoreData(seat=position, score=getattr(reply.scores, label).score,
-                            reasoning=getattr(reply.scores, label).reasoning) for label, position in labels.items()]
+    reply = verdict_schema.parse(text, list(labels), [c.key for c in rubric])
+    scores = []
+    for label, position in labels.items():
+        given = getattr(reply.scores, label)
+        scores.append(seat_score(position, [CriterionScoreData(c.key, getattr(given, c.key).score,
+                                                               getattr(given, c.key).reasoning) for c in rubric],
+                                 rubric))
     return ParsedVerdict(summary=reply.summary, scores=scores, winner=labels[reply.winner],
                          key_arguments=[argument.strip() for argument in reply.key_arguments if argument.strip()])
 
 
-def verdict_token_budget(seat_count: int) -> int:
-    """Room for a summary, a few key arguments and a reasoned score per seat, and no more: a model that
-    rambles instead of answering costs this much time at most, twice."""
-    return 200 + 100 * seat_count
+def verdict_token_budget(seat_count: int, criteria_count: int) -> int:
+    """Room for a summary, a few key arguments and a reasoned score per seat and criterion, and no more: a model
+    that rambles instead of answering costs this much time at most, twice."""
+    return 200 + 80 * seat_count * criteria_count
 
 
-def window_problem(model: LLMModel, *, topic: str, seats: list[tuple[str, int]]) -> str:
+def window_problem(model: LLMModel, *, topic: str, seats: list[tuple[str, int]], rubric: list[CriterionView]) -> str:
     """Why `model` cannot judge seats of these (stance, max tokens): its window cannot hold one whole round of
     turns at their longest and the verdict after it. "" when it can; older rounds are trimmed as needed."""
     views = [SeatView(position=i, display_name="", stance=stance, system_prompt="") for i, (stance, _) in
              enumerate(seats, start=1)]
     newest = [SpokenTurn(round=1, position=view.position, speaker="", stance=view.stance,
                          text="x" * (CHARS_PER_TOKEN * max_tokens)) for view, (_, max_tokens) in zip(views, seats)]
-    verdict = verdict_token_budget(len(seats))
-    untrimmed = judge_messages(topic=topic, seats=views, transcript=newest, context_window=2**31, max_tokens=verdict)
+    verdict = verdict_token_budget(len(seats), len(rubric))
+    untrimmed = judge_messages(topic=topic, seats=views, rubric=rubric, transcript=newest, context_window=2**31,
+                               max_tokens=verdict)
     needed = budget.prompt_tokens(untrimmed) + verdict
     if needed <= model.context_window:
         return ""
@@ -79,34 +100,36 @@ class JudgeCall:
     messages: list[Message]
     params: dict
     labels: list[str]
+    criteria: list[str]
 
     @classmethod
-    def build(cls, model: LLMModel, *, topic: str, seats: list[SeatView], transcript: list[SpokenTurn]) -> "JudgeCall":
-        labels = [verdict_schema.seat_label(seat.position) for seat in seats]
-        max_tokens = verdict_token_budget(len(seats))
-        messages = judge_messages(topic=topic, seats=seats, transcript=transcript,
+    def build(cls, model: LLMModel, *, topic: str, seats: list[SeatView], rubric: list[CriterionView],
+              transcript: list[SpokenTurn]) -> "JudgeCall":
+        labels, criteria = [verdict_schema.seat_label(seat.position) for seat in seats], [c.key for c in rubric]
+        max_tokens = verdict_token_budget(len(seats), len(rubric))
+        messages = judge_messages(topic=topic, seats=seats, rubric=rubric, transcript=transcript,
                                   context_window=model.context_window, max_tokens=max_tokens)
         params = {"temperature": 0.0, "max_tokens": max_tokens}
         if model.uses_structured_output:
-            params["response_format"] = verdict_schema.response_format(labels)
-        return cls(messages=messages, params=params, labels=labels)
+            params["response_format"] = verdict_schema.response_format(labels, criteria)
+        return cls(messages=messages, params=params, labels=labels, criteria=criteria)
 
     def repair(self, reply: str, problem: str) -> list[Message]:
-        return judge_repair_messages(self.messages, reply, problem, self.labels)
+        return judge_repair_messages(self.messages, reply, problem, self.labels, self.criteria)
 
 
-def call_sizes(model: LLMModel, *, topic: str, seats: list[SeatView],
+def call_sizes(model: LLMModel, *, topic: str, seats: list[SeatView], rubric: list[CriterionView],
                transcript: list[SpokenTurn]) -> list[tuple[int, int]]:
     """(prompt tokens, max tokens) of each call a verdict may take, for the budget: the request, and the repair
     request, whose prompt carries the first reply (at most max tokens long) as well."""
-    call = JudgeCall.build(model, topic=topic, seats=seats, transcript=transcript)
+    call = JudgeCall.build(model, topic=topic, seats=seats, rubric=rubric, transcript=transcript)
     max_tokens = call.params["max_tokens"]
     repair = budget.prompt_tokens(call.repair("", "")) + max_tokens
     return [(budget.prompt_tokens(call.messages), max_tokens), (repair, max_tokens)]
 
 
-async def ask_judge(model: LLMModel, *, topic: str, seats: list[SeatView], transcript: list[SpokenTurn],
-                    swapped: bool = False) -> JudgeOutcome:
+async def ask_judge(model: LLMModel, *, topic: str, seats: list[SeatView], rubric: list[CriterionView],
+                    transcript: list[SpokenTurn], swapped: bool = False) -> JudgeOutcome:
     """One request, one repair request if needed; the gateway retries and falls back. LLMError propagates.
 
     The request is identity-blind (seats are labels with stances) and, where the row supports it, bound to the
@@ -114,17 +137,17 @@ async def ask_judge(model: LLMModel, *, topic: str, seats: list[SeatView], trans
     order and labels reversed (the last seat is "Speaker A" and speaks first in each round); the outcome's seat
     positions are the real ones either way."""
     if swapped:
-        outcome = await ask_judge(model, topic=topic, seats=_reversed(seats),
+        outcome = await ask_judge(model, topic=topic, seats=_reversed(seats), rubric=rubric,
                                   transcript=_reversed_turns(transcript, len(seats)))
         outcome.swapped = True
         if outcome.verdict:
             outcome.verdict = _unswapped(outcome.verdict, len(seats))
         return outcome
-    call = JudgeCall.build(model, topic=topic, seats=seats, transcript=transcript)
+    call = JudgeCall.build(model, topic=topic, seats=seats, rubric=rubric, transcript=transcript)
     first = await gateway.answer(model, call.messages, **call.params)
     try:
         return JudgeOutcome(raw_text=first.result.text, answer=first, cost_usd=first.result.cost_usd,
-                            verdict=parse_verdict(first.result.text, seats))
+                            verdict=parse_verdict(first.result.text, seats, rubric))
     except InvalidVerdict as problem:
         first_problem = str(problem)
     second = await gateway.answer(model, call.repair(first.result.text, first_problem), **call.params)
@@ -132,7 +155,7 @@ async def ask_judge(model: LLMModel, *, topic: str, seats: list[SeatView], trans
     outcome = JudgeOutcome(raw_text=second.result.text, answer=second,
                            cost_usd=None if None in costs else sum(costs))
     try:
-        outcome.verdict, outcome.repaired = parse_verdict(second.result.text, seats), True
+        outcome.verdict, outcome.repaired = parse_verdict(second.result.text, seats, rubric), True
     except InvalidVerdict as problem:
         outcome.parse_error = str(problem)
     return outcome
@@ -157,6 +180,18 @@ def _unswapped(verdict: ParsedVerdict, count: int) -> ParsedVerdict:
     return replace(verdict, scores=scores, winner=_flip(verdict.winner, count))
 
 
+def mean_scores(verdicts: list[ParsedVerdict], rubric: list[CriterionView]) -> list[SeatScoreData]:
+    """Per seat and criterion, the mean of these verdicts' scores (and their reasons, one per verdict); each
+    seat's overall is the weighted mean of those means."""
+    seats = []
+    for per_seat in zip(*(verdict.scores for verdict in verdicts)):
+        criteria = [CriterionScoreData(key=given[0].key, score=sum(c.score for c in given) / len(given),
+                                       reasoning="\n".join(dict.fromkeys(c.reasoning for c in given)))
+                    for given in zip(*(score.criteria for score in per_seat))]
+        seats.append(seat_score(per_seat[0].seat, criteria, rubric))
+    return seats
+
+
 @dataclass
 class Combined:
     verdict: ParsedVerdict | None
@@ -164,19 +199,19 @@ class Combined:
     note: str
 
 
-def combine(first: JudgeOutcome, second: JudgeOutcome, names: dict[int, str]) -> Combined:
+def combine(first: JudgeOutcome, second: JudgeOutcome, names: dict[int, str],
+            rubric: list[CriterionView]) -> Combined:
     """Both readings as one verdict: a seat wins only when both name it (else no seat wins, a tie); the scores are
     the mean of the readings that parsed. `names` are the seats' display names by position, for the note."""
     a, b = first.verdict, second.verdict
     if a and b:
-        scores = [replace(x, score=(x.score + y.score) / 2) for x, y in zip(a.scores, b.scores)]
         held = a.winner == b.winner
         if held:
             note = f"Seat-swap check held: the judge named {names[a.winner]} in both orders."
         else:
             note = (f"Seat-swap check did not hold: the judge named {names[a.winner]} in speaking order and "
                     f"{names[b.winner]} with the order reversed, so no seat wins (a tie).")
-        return Combined(replace(a, scores=scores, winner=a.winner if held else None), held,
+        return Combined(replace(a, scores=mean_scores([a, b], rubric), winner=a.winner if held else None), held,
                         note + " Scores are the mean of both readings.")
     parsed = a or b
     if parsed is None:

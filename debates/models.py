@@ -1,15 +1,17 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from debates.prompts import CriterionView
 from providers.models import LLMModel
 
 MIN_SEATS, MAX_SEATS = 2, 6
 MIN_ROUNDS, MAX_ROUNDS = 1, 10
+MAX_PANEL = 5  # judges on one debate, the lead judge included
 # A runner writes its heartbeat every few seconds; one silent for this long is gone (the server stopped).
 RUNNER_STALE_AFTER = timedelta(seconds=20)
 
@@ -31,6 +33,55 @@ class Persona(models.Model):
         return self.prompt_template.replace("{stance}", stance)
 
 
+criterion_key = RegexValidator(
+    r"^[a-z][a-z0-9_]{0,39}$", "Use lowercase letters, digits and underscores, starting with a letter: the judge's "
+    "JSON names the criterion by this key.")
+
+
+class RubricLine:
+    def as_view(self) -> CriterionView:
+        """As the prompts and the verdict's arithmetic take it: plain data."""
+        return CriterionView(key=self.key, name=self.name, description=self.description, weight=self.weight)
+
+
+# The rubric a new install starts with (seeded by migration 0006) and the one used while none is enabled.
+DEFAULT_RUBRIC = [
+    ("argument_strength", "Argument strength", "How sound, clear and well built the speaker's case is."),
+    ("use_of_evidence", "Use of evidence", "How well facts, examples and sources support the claims."),
+    ("responsiveness", "Responsiveness", "How directly the speaker answers the other side's strongest points."),
+]
+
+
+class CriterionQuerySet(models.QuerySet):
+    def rubric(self) -> list["Criterion"]:
+        """The criteria a debate starting now is scored by; while none is enabled, the default rubric (unsaved)."""
+        return list(self.filter(enabled=True)) or [
+            Criterion(key=key, name=name, description=description, weight=1.0, position=position)
+            for position, (key, name, description) in enumerate(DEFAULT_RUBRIC, start=1)]
+
+
+class Criterion(RubricLine, models.Model):
+    """A line of the rubric judges score each seat by. Each debate copies the rubric when it starts, so an edit
+    here applies to debates started afterwards and never rewrites a verdict already given."""
+
+    key = models.CharField(max_length=40, unique=True, validators=[criterion_key])
+    name = models.CharField(max_length=100)
+    description = models.CharField("what it means", max_length=300)
+    weight = models.FloatField(default=1.0, validators=[MinValueValidator(0.01), MaxValueValidator(100.0)],
+                               help_text="Its share of a seat's overall score, the weighted mean of its criteria.")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Criteria are listed and asked in this order.")
+    enabled = models.BooleanField(default=True)
+
+    objects = CriterionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name_plural = "rubric criteria"
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class DebateStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     RUNNING = "running", "Running"
@@ -45,7 +96,8 @@ ACTIVE_STATUSES = (DebateStatus.RUNNING, DebateStatus.JUDGING)
 
 class DebateQuerySet(models.QuerySet):
     def with_listing(self) -> "DebateQuerySet":
-        return self.select_related("judge_model__provider", "verdict__winner").prefetch_related("seats__model")
+        return self.select_related("judge_model__provider", "verdict__winner").prefetch_related(
+            "seats__model", "panel__model__provider", "criteria")
 
 
 class Debate(models.Model):
@@ -120,6 +172,20 @@ class Debate(models.Model):
     def display_status(self) -> str:
         return "interrupted" if self.is_interrupted else self.status
 
+    def judge_model_ids(self) -> list[int]:
+        """The panel in order: the lead judge, then the others."""
+        return [self.judge_model_id, *self.panel.values_list("model_id", flat=True)]
+
+    def rubric(self) -> list["DebateCriterion"]:
+        """The criteria this debate is scored by: its own copy once started, else the rubric as it stands."""
+        return list(self.criteria.all()) or [DebateCriterion.copy_of(c, self, position=i)
+                                             for i, c in enumerate(Criterion.objects.rubric(), start=1)]
+
+    def copy_rubric(self) -> None:
+        """Freeze the rubric for this debate (once: a resumed debate keeps the copy it started with)."""
+        if not self.criteria.exists():
+            DebateCriterion.objects.bulk_create(self.rubric())
+
     def refresh_spend(self) -> dict:
         """Recompute the ledger of the debate and of each seat from the rows that cost money; what changed."""
         costs = {row["seat_id"]: row for row in self.turns.filter(status=TurnStatus.COMPLETED).values("seat_id")
@@ -135,6 +201,41 @@ class Debate(models.Model):
         self.unpriced_calls = sum(seat["unpriced_calls"] for seat in seats) + verdicts.count(None)
         Debate.objects.filter(pk=self.pk).update(spent_usd=self.spent_usd, unpriced_calls=self.unpriced_calls)
         return {"spent_usd": self.spent_usd, "unpriced_calls": self.unpriced_calls, "seats": seats}
+
+
+class PanelJudge(models.Model):
+    """A judge beside the lead one (Debate.judge_model): each judges alone, and the verdict combines them."""
+
+    debate = models.ForeignKey(Debate, on_delete=models.CASCADE, related_name="panel")
+    position = models.PositiveSmallIntegerField()  # 2 to MAX_PANEL; the lead judge is 1
+    model = models.ForeignKey(LLMModel, on_delete=models.PROTECT, related_name="panel_seats")
+
+    class Meta:
+        ordering = ["debate", "position"]
+        constraints = [models.UniqueConstraint(fields=["debate", "model"], name="one_panel_place_per_model")]
+
+
+class DebateCriterion(RubricLine, models.Model):
+    """The debate's own copy of a rubric criterion, taken when it started."""
+
+    debate = models.ForeignKey(Debate, on_delete=models.CASCADE, related_name="criteria")
+    position = models.PositiveSmallIntegerField()
+    key = models.CharField(max_length=40)
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300)
+    weight = models.FloatField()
+
+    class Meta:
+        ordering = ["debate", "position"]
+        constraints = [models.UniqueConstraint(fields=["debate", "key"], name="one_criterion_per_key")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def copy_of(cls, criterion: Criterion, debate: Debate, position: int = 0) -> "DebateCriterion":
+        return cls(debate=debate, position=position, key=criterion.key, name=criterion.name,
+                   description=criterion.description, weight=criterion.weight)
 
 
 class Seat(models.Model):
@@ -201,13 +302,6 @@ class Turn(models.Model):
         return f"Round {self.round}, {self.seat.display_name}"
 
 
-class VerdictQuerySet(models.QuerySet):
-    def position_consistency(self, judge_model_id: int) -> tuple[int, int]:
-        """(held, checked): of this judge model's seat-swap checks that could be read both ways, how many held."""
-        checked = self.filter(judge_model_id=judge_model_id, swap_held__isnull=False)
-        return checked.filter(swap_held=True).count(), checked.count()
-
-
 class Verdict(models.Model):
     debate = models.OneToOneField(Debate, on_delete=models.CASCADE, related_name="verdict")
     judge_model = models.ForeignKey(LLMModel, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -223,22 +317,60 @@ class Verdict(models.Model):
     winner = models.ForeignKey(Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     key_arguments = models.JSONField(default=list, blank=True)
     # The seat-swap check: whether both readings named the same winner (None: not checked, or a reading unparsed),
-    # and what happened, in words, for every place that shows the verdict.
+    # and what happened, in words, for every place that shows the verdict. On a panel: whether every judge's held.
     swap_held = models.BooleanField(null=True, blank=True)
     swap_note = models.TextField(blank=True)
+    # A panel: the share of the judges whose verdict could be read that named the combined result, and in words.
+    agreement = models.FloatField(null=True, blank=True)
+    panel_note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = VerdictQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"Verdict on {self.debate}"
 
 
-class VerdictReading(models.Model):
-    """One reading of the transcript by the judge: in speaking order, or with the seats' order and labels reversed.
-    The verdict combines them; each is kept as the judge gave it."""
+class JudgeVerdictQuerySet(models.QuerySet):
+    def position_consistency(self, judge_model_id: int) -> tuple[int, int]:
+        """(held, checked): of this judge model's seat-swap checks that could be read both ways, how many held."""
+        checked = self.filter(judge_model_id=judge_model_id, swap_held__isnull=False)
+        return checked.filter(swap_held=True).count(), checked.count()
 
-    verdict = models.ForeignKey(Verdict, on_delete=models.CASCADE, related_name="readings")
+
+class JudgeVerdict(models.Model):
+    """One judge's verdict (its readings combined by the seat-swap check); the Verdict combines the panel's."""
+
+    verdict = models.ForeignKey(Verdict, on_delete=models.CASCADE, related_name="judges")
+    position = models.PositiveSmallIntegerField()  # 1: the lead judge
+    judge_model = models.ForeignKey(LLMModel, null=True, on_delete=models.SET_NULL, related_name="+")
+    answered_by = models.CharField(max_length=200, blank=True)
+    answered_by_model = models.ForeignKey(LLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    fallback_reason = models.TextField(blank=True)
+    cost_usd = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why this judge gave no verdict: its calls failed.")
+    raw_text = models.TextField(blank=True)
+    parsed = models.BooleanField(default=False)
+    parse_error = models.TextField(blank=True)
+    repaired = models.BooleanField(default=False)
+    summary = models.TextField(blank=True)
+    winner = models.ForeignKey(Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    key_arguments = models.JSONField(default=list, blank=True)
+    scores = models.JSONField(default=list, blank=True,
+                              help_text='[{"seat_id": ..., "score": ..., "criteria": [{"key", "score", "reasoning"}]}]')
+    swap_held = models.BooleanField(null=True, blank=True)
+    swap_note = models.TextField(blank=True)
+
+    objects = JudgeVerdictQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["verdict", "position"]
+        constraints = [models.UniqueConstraint(fields=["verdict", "position"], name="one_place_per_judge")]
+
+
+class VerdictReading(models.Model):
+    """One reading of the transcript by a judge: in speaking order, or with the seats' order and labels reversed.
+    The judge's verdict combines them; each is kept as the judge gave it."""
+
+    judge = models.ForeignKey(JudgeVerdict, on_delete=models.CASCADE, related_name="readings")
     swapped = models.BooleanField(default=False)
     answered_by_model = models.ForeignKey(LLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     cost_usd = models.FloatField(null=True, blank=True)
@@ -249,15 +381,17 @@ class VerdictReading(models.Model):
     scores = models.JSONField(default=list, blank=True, help_text='[{"seat_id": ..., "score": ..., "reasoning": ...}]')
 
     class Meta:
-        ordering = ["verdict", "swapped"]
-        constraints = [models.UniqueConstraint(fields=["verdict", "swapped"], name="one_reading_per_order")]
+        ordering = ["judge", "swapped"]
+        constraints = [models.UniqueConstraint(fields=["judge", "swapped"], name="one_reading_per_judge_and_order")]
 
 
 class SeatScore(models.Model):
     verdict = models.ForeignKey(Verdict, on_delete=models.CASCADE, related_name="scores")
     seat = models.ForeignKey(Seat, on_delete=models.CASCADE, related_name="scores")
-    score = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(10.0)])
-    reasoning = models.TextField(blank=True)
+    score = models.FloatField(validators=[MinValueValidator(0.0), MaxValueValidator(10.0)],
+                              help_text="The weighted mean of the seat's criterion scores.")
+    reasoning = models.TextField(blank=True)  # verdicts given before rubrics; the reasons are now per criterion
+    criteria = models.JSONField(default=list, blank=True, help_text='[{"key": ..., "score": ..., "reasoning": ...}]')
 
     class Meta:
         ordering = ["seat__position"]

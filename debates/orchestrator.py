@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from debates import budget, judge
+from debates import budget, judge, panel
 from debates.events import DeltaBuffer, EventStream, Listener
-from debates.models import Debate, DebateStatus, Seat, SeatScore, Turn, TurnStatus, Verdict, VerdictReading
-from debates.prompts import SeatView, SpokenTurn, seat_messages
+from debates.models import (
+    Debate, DebateStatus, JudgeVerdict, Seat, SeatScore, Turn, TurnStatus, Verdict, VerdictReading,
+)
+from debates.prompts import CriterionView, SeatView, SpokenTurn, seat_messages
 from debates.snapshot import turn_dict, verdict_dict
 from providers.llm import gateway
 from providers.llm.errors import LLMError
@@ -41,6 +43,8 @@ class DebatePlan:
     seats: list[Seat]
     transcript: list[SpokenTurn]
     done: set[tuple[int, int]]  # (seat id, round) of completed turns
+    judge_ids: list[int]  # the panel, lead judge first
+    rubric: list[CriterionView]  # the debate's own copy, taken when it first ran
 
 
 class DebateRunner:
@@ -95,7 +99,7 @@ class DebateRunner:
                                  rounds=plan.debate.rounds, transcript=plan.transcript,
                                  context_window=model.context_window, max_tokens=seat.max_tokens,
                                  blind=plan.debate.blind_seats)
-        await self._within_budget(plan, model, [(budget.prompt_tokens(messages), seat.max_tokens)],
+        await self._within_budget(plan, [(model, budget.prompt_tokens(messages), seat.max_tokens)],
                                   f"{seat.display_name}'s turn in round {round_number}")
         turn = await self._start_turn(seat, round_number)
         buffer = DeltaBuffer(self.events, turn)
@@ -121,16 +125,16 @@ class DebateRunner:
         plan.transcript.append(SpokenTurn(round=round_number, position=seat.order, speaker=seat.display_name,
                                           stance=seat.stance, text=answer.result.text))
 
-    async def _within_budget(self, plan: DebatePlan, model: LLMModel, calls: list[tuple[int, int]],
-                             what: str) -> None:
-        """Stop before `calls` ((prompt tokens, max tokens) each) when at worst they would pass the budget."""
+    async def _within_budget(self, plan: DebatePlan, calls: list[tuple[LLMModel, int, int]], what: str) -> None:
+        """Stop before `calls` ((model, prompt tokens, max tokens) each) when at worst they would pass the budget."""
         if plan.debate.budget_usd is None:
             return
-        chain = model.answer_chain()  # fetched with the row (_fresh_model): no query here
-        worst = [budget.worst_case_cost(chain, prompt, max_tokens) for prompt, max_tokens in calls]
+        chains = [model.answer_chain() for model, _, _ in calls]  # fetched with the rows (_fresh_model): no query
+        worst = [budget.worst_case_cost(chain, prompt, max_tokens)
+                 for chain, (_, prompt, max_tokens) in zip(chains, calls)]
         try:
-            budget.check(budget=plan.debate.budget_usd, spent=self.spent, what=what, chain=chain,
-                         worst=None if None in worst else sum(worst))
+            budget.check(budget=plan.debate.budget_usd, spent=self.spent, what=what,
+                         chain=[row for chain in chains for row in chain], worst=None if None in worst else sum(worst))
         except budget.OverBudget as over:
             raise DebateStopped(str(over)) from None
 
@@ -168,33 +172,34 @@ class DebateRunner:
 
     # ---- the verdict --------------------------------------------------------------------------
     async def _judge(self, plan: DebatePlan) -> None:
-        model = await _fresh_model(plan.debate.judge_model_id)
+        judges = [await _fresh_model(judge_id) for judge_id in plan.judge_ids]
         seats = [_view(seat) for seat in plan.seats]
-        sizes = judge.call_sizes(model, topic=plan.debate.topic, seats=seats, transcript=plan.transcript)
+        context = {"topic": plan.debate.topic, "seats": seats, "rubric": plan.rubric, "transcript": plan.transcript}
+        calls = [(model, *size) for model in judges for size in judge.call_sizes(model, **context)]
         swap, skipped = plan.debate.swap_check, ""
         try:
-            await self._within_budget(plan, model, sizes * (2 if swap else 1), "the verdict")
+            await self._within_budget(plan, calls * (2 if swap else 1), "the verdict")
         except DebateStopped:
             if not swap:
                 raise
-            # On by default when affordable: a budget that pays for one reading gets one, and says so.
-            await self._within_budget(plan, model, sizes, "the verdict")
+            # On by default when affordable: a budget that pays for one reading per judge gets that, and says so.
+            await self._within_budget(plan, calls, "the verdict")
             swap, skipped = False, "Seat-swap check skipped: the budget could not pay for a second reading."
-        await self.events.emit("judging.started", {},
+        await self.events.emit("judging.started", {"judges": len(judges)},
                                lambda: _set_debate(self.debate_id, status=DebateStatus.JUDGING))
-        try:
-            # The two readings at once; the first failure stops the other (a task group cancels it).
-            async with asyncio.TaskGroup() as group:
-                readings = [group.create_task(judge.ask_judge(model, topic=plan.debate.topic, seats=seats,
-                                                              transcript=plan.transcript, swapped=swapped))
-                            for swapped in ((False, True) if swap else (False,))]
-        except* LLMError as failed:
-            error = failed.exceptions[0]
-            raise DebateStopped(_reason(f"The judge ({model.litellm_model_name})", error)) from error
-        outcomes = [reading.result() for reading in readings]
+        names = {seat.order: seat.display_name for seat in plan.seats}
+        # Every judge at once, each with its readings; a judge's LLMError stays on its result, leaving the others be.
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(panel.judge_alone(model, swap=swap, skipped=skipped, names=names, **context))
+                     for model in judges]
+        results = [task.result() for task in tasks]
+        if all(result.error for result in results):
+            first = results[0]
+            raise DebateStopped(_reason(f"The judge ({first.model.litellm_model_name})", first.error)) from first.error
+        combined = panel.combine_panel(results, names, plan.rubric)
 
         def save() -> dict:
-            verdict = verdict_dict(_save_verdict(plan, model, outcomes, skipped))
+            verdict = verdict_dict(_save_verdict(plan, results, combined))
             return {"verdict": verdict, "spend": self._refresh_spend()}
 
         await self.events.emit("verdict", {}, save)
@@ -237,8 +242,9 @@ def _load_plan(debate_id: int) -> DebatePlan:
     completed = list(debate.turns.filter(status=TurnStatus.COMPLETED).order_by("round", "seat__position"))
     transcript = [SpokenTurn(round=t.round, position=names[t.seat_id].order, speaker=names[t.seat_id].display_name,
                              stance=names[t.seat_id].stance, text=t.text) for t in completed]
-    return DebatePlan(debate=debate, seats=seats, transcript=transcript,
-                      done={(t.seat_id, t.round) for t in completed})
+    debate.copy_rubric()
+    return DebatePlan(debate=debate, seats=seats, transcript=transcript, done={(t.seat_id, t.round) for t in completed},
+                      judge_ids=debate.judge_model_ids(), rubric=[c.as_view() for c in debate.criteria.all()])
 
 
 @database_sync_to_async
@@ -279,37 +285,64 @@ def _finish(debate_id: int, status: str, reason: str = "") -> None:
                                                cancel_requested=False)
 
 
-def _save_verdict(plan: DebatePlan, model: LLMModel, outcomes: list[judge.JudgeOutcome], skipped: str) -> Verdict:
-    """The verdict of one reading, or of two combined by the seat-swap check; each reading is kept as given."""
+def _save_verdict(plan: DebatePlan, results: list[panel.JudgeResult], combined: panel.PanelVerdict) -> Verdict:
+    """The panel's verdict, each judge's verdict, and each reading as its judge gave it."""
     seats = {seat.order: seat for seat in plan.seats}
-    first = outcomes[0]
-    if len(outcomes) == 2:
-        combined = judge.combine(first, outcomes[1], {p: seat.display_name for p, seat in seats.items()})
-    else:
-        combined = judge.Combined(verdict=first.verdict, held=None, note=skipped)
-    parsed = combined.verdict
+    parsed, lead = combined.verdict, results[0]
+    outcomes = [outcome for result in results for outcome in result.outcomes]
     costs = [outcome.cost_usd for outcome in outcomes]
     Verdict.objects.filter(debate_id=plan.debate.pk).delete()  # a resumed debate is judged afresh
     verdict = Verdict.objects.create(
-        debate_id=plan.debate.pk, judge_model=model, answered_by=first.answer.result.model,
-        answered_by_model=first.answer.model, fallback_reason=first.answer.fallback_reason,
-        cost_usd=None if None in costs else sum(costs), raw_text=first.raw_text,
-        parsed=parsed is not None, parse_error=first.parse_error, repaired=any(o.repaired for o in outcomes),
+        debate_id=plan.debate.pk, judge_model=lead.model, **_answered(lead),
+        cost_usd=None if None in costs else sum(costs), raw_text=lead.outcomes[0].raw_text if lead.outcomes else "",
+        parsed=parsed is not None, parse_error="" if parsed else _parse_error(lead), repaired=any(o.repaired for o in outcomes),
         summary=parsed.summary if parsed else "", key_arguments=parsed.key_arguments if parsed else [],
         winner=seats[parsed.winner] if parsed and parsed.winner else None,
-        swap_held=combined.held, swap_note=combined.note,
+        swap_held=combined.held, swap_note=lead.combined.note if len(results) == 1 and lead.combined else "",
+        agreement=combined.agreement, panel_note=combined.note,
     )
     if parsed:
         SeatScore.objects.bulk_create(
-            SeatScore(verdict=verdict, seat=seats[s.seat], score=s.score, reasoning=s.reasoning) for s in parsed.scores
-        )
-    if len(outcomes) == 2:
+            SeatScore(verdict=verdict, seat=seats[s.seat], score=s.score, criteria=_criteria(s)) for s in parsed.scores)
+    for position, result in enumerate(results, start=1):
+        mine, costs = result.verdict, [outcome.cost_usd for outcome in result.outcomes]
+        row = JudgeVerdict.objects.create(
+            verdict=verdict, position=position, judge_model=result.model, **_answered(result),
+            cost_usd=None if None in costs else sum(costs), error=str(result.error) if result.error else "",
+            raw_text=result.outcomes[0].raw_text if result.outcomes else "", parsed=mine is not None,
+            parse_error="" if mine else _parse_error(result), repaired=any(o.repaired for o in result.outcomes),
+            summary=mine.summary if mine else "", key_arguments=mine.key_arguments if mine else [],
+            winner=seats[mine.winner] if mine and mine.winner else None, scores=_scores(mine, seats),
+            swap_held=result.combined.held if result.combined else None,
+            swap_note=result.combined.note if result.combined else "")
         VerdictReading.objects.bulk_create(VerdictReading(
-            verdict=verdict, swapped=outcome.swapped, answered_by_model=outcome.answer.model,
+            judge=row, swapped=outcome.swapped, answered_by_model=outcome.answer.model,
             cost_usd=outcome.cost_usd, raw_text=outcome.raw_text, parsed=outcome.verdict is not None,
-            parse_error=outcome.parse_error,
-            winner=seats[outcome.verdict.winner] if outcome.verdict else None,
-            scores=[{"seat_id": seats[s.seat].pk, "score": s.score, "reasoning": s.reasoning}
-                    for s in (outcome.verdict.scores if outcome.verdict else [])],
-        ) for outcome in outcomes)
+            parse_error=outcome.parse_error, winner=seats[outcome.verdict.winner] if outcome.verdict else None,
+            scores=_scores(outcome.verdict, seats),
+        ) for outcome in result.outcomes)
     return verdict
+
+
+def _answered(result: panel.JudgeResult) -> dict:
+    """Which row answered this judge's (first) reading, and why not the judge itself."""
+    if not result.outcomes:
+        return {"answered_by": "", "answered_by_model": None, "fallback_reason": ""}
+    answer = result.outcomes[0].answer
+    return {"answered_by": answer.result.model, "answered_by_model": answer.model,
+            "fallback_reason": answer.fallback_reason}
+
+
+def _parse_error(result: panel.JudgeResult) -> str:
+    if result.error is not None:
+        return f"The judge's calls failed: {result.error}"
+    return next((outcome.parse_error for outcome in result.outcomes if outcome.parse_error), "")
+
+
+def _criteria(score: judge.SeatScoreData) -> list[dict]:
+    return [{"key": c.key, "score": c.score, "reasoning": c.reasoning} for c in score.criteria]
+
+
+def _scores(verdict: judge.ParsedVerdict | None, seats: dict[int, Seat]) -> list[dict]:
+    return [{"seat_id": seats[s.seat].pk, "score": s.score, "criteria": _criteria(s)}
+            for s in (verdict.scores if verdict else [])]

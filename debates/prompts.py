@@ -31,6 +31,16 @@ class SeatView:
 
 
 @dataclass(frozen=True)
+class CriterionView:
+    """A line of the debate's rubric: the judge scores each seat on it; `weight` is its share of the overall."""
+
+    key: str
+    name: str
+    description: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
 class SpokenTurn:
     round: int
     position: int
@@ -92,24 +102,27 @@ def _newest_that_fit(rendered: list[str], budget: int) -> list[str]:
     return kept
 
 
-def judge_shape(labels: list[str]) -> str:
+def judge_shape(labels: list[str], criteria: list[str]) -> str:
     """The verdict's shape in words, for the prompt (the call itself is bound to the schema where it can be)."""
-    scores = ", ".join(f'"{label}": {{"reasoning": "why", "score": <0 to 10>}}' for label in labels)
+    per_seat = ", ".join(f'"{key}": {{"reasoning": "why", "score": <0 to 10>}}' for key in criteria)
+    scores = ", ".join(f'"{label}": {{{per_seat}}}' for label in labels)
     return (f'{{"summary": "two or three sentences on how the debate went", "scores": {{{scores}}}, '
             f'"winner": "<the label of the strongest speaker: {" or ".join(labels)}>", '
             f'"key_arguments": ["the arguments that decided it"]}}')
 
 
-def judge_messages(*, topic: str, seats: list[SeatView], transcript: list[SpokenTurn], context_window: int,
-                   max_tokens: int) -> list[Message]:
+def judge_messages(*, topic: str, seats: list[SeatView], rubric: list[CriterionView], transcript: list[SpokenTurn],
+                   context_window: int, max_tokens: int) -> list[Message]:
     """The judge's prompt: identity-blind (seats are "Speaker A", "Speaker B", ... with their stances, never a
-    name, a model or a persona), and kept within its window like a seat's, the oldest turns going first."""
+    name, a model or a persona), scored on the rubric's criteria, and kept within its window like a seat's, the
+    oldest turns going first."""
     labels = [seat_label(seat.position) for seat in seats]
     roster = "\n".join(f"{speaker_label(seat.position)}: arguing {seat.stance}" for seat in seats)
-    system = ("You are an impartial debate judge. Score every speaker from 0 to 10 on the strength, evidence and "
-              "responsiveness of their arguments; judge the arguments alone, not who you think the speakers are. "
-              "Reply with JSON only, no prose and no code fence, in exactly this shape, with a score for every "
-              f"speaker:\n{judge_shape(labels)}")
+    criteria = "\n".join(f"- {c.key} ({c.name}): {c.description}" for c in rubric)
+    system = ("You are an impartial debate judge. Score every speaker from 0 to 10 on each of these criteria:\n"
+              f"{criteria}\nJudge the arguments alone, not who you think the speakers are. Reply with JSON only, "
+              "no prose and no code fence, in exactly this shape, with a score on every criterion for every "
+              f"speaker:\n{judge_shape(labels, [c.key for c in rubric])}")
     head = f"Motion: {topic}\n\nSpeakers:\n{roster}\n\nTranscript:\n"
     cue = "\n\nYour verdict as JSON:"
     budget = context_window - max_tokens - estimate_tokens(system + head + cue) - 16
@@ -117,7 +130,8 @@ def judge_messages(*, topic: str, seats: list[SeatView], transcript: list[Spoken
     return [{"role": "system", "content": system}, {"role": "user", "content": head + spoken + cue}]
 
 
-def judge_repair_messages(original: list[Message], reply: str, problem: str, labels: list[str]) -> list[Message]:
+def judge_repair_messages(original: list[Message], reply: str, problem: str, labels: list[str],
+                          criteria: list[str]) -> list[Message]:
     return [*original, {"role": "assistant", "content": reply},
             {"role": "user", "content": f"That reply is not valid: {problem}. Reply again with only the corrected "
-                                        f"JSON in the required shape:\n{judge_shape(labels)}"}]
+                                        f"JSON in the required shape:\n{judge_shape(labels, criteria)}"}]

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from ninja import Field, Schema
 
-from debates.models import MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, DebateStatus, TurnStatus
+from debates.models import MAX_PANEL, MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, DebateStatus, TurnStatus
 from providers.schemas import RowId
 
 # PostgreSQL refuses NUL in text: refuse it here as invalid input rather than fail at the database.
@@ -34,7 +34,10 @@ class DebateIn(Schema):
     topic: Text = Field(**documented("The motion.", minLength=1, maxLength=500))
     rounds: int = Field(3, **documented("How many times each seat speaks.", minimum=MIN_ROUNDS, maximum=MAX_ROUNDS))
     seats: list[SeatIn] = Field(**documented("The seats, in speaking order.", minItems=MIN_SEATS, maxItems=MAX_SEATS))
-    judge_model_id: RowId = Field(description="An enabled model that scores the debate.")
+    judge_model_id: RowId = Field(description="An enabled model that scores the debate (the panel's lead judge).")
+    panel_model_ids: list[RowId] = Field([], **documented(
+        "Optional: up to 4 more enabled models that judge beside the lead judge, each alone and at once; the "
+        "verdict takes the mean score per seat and criterion and the majority winner.", maxItems=MAX_PANEL - 1))
     budget_usd: float | None = Field(None, **documented(
         "Optional: the debate stops (failed, resumable with a higher budget) before a turn or verdict whose "
         "worst-case cost would take its spend past this. Refused when a model cannot be priced.",
@@ -68,6 +71,13 @@ class PersonaOut(Schema):
     description: str
 
 
+class CriterionOut(Schema):
+    key: str = Field(description="How scores name the criterion.")
+    name: str
+    description: str
+    weight: float = Field(description="Its share of a seat's overall score.")
+
+
 class DebateOut(Schema):
     id: int
     topic: str
@@ -91,6 +101,10 @@ class DebateOut(Schema):
     budget_usd: float | None = Field(description="The debate's budget in USD, if it has one.")
     blind_seats: bool = Field(description="Whether the debaters see each other as labels rather than names.")
     swap_check: bool = Field(description="Whether the verdict is checked by a second reading with the seats swapped.")
+    panel_model_ids: list[int] = Field(description="The judges beside the lead judge (judge_model_id), in order.")
+    panel_models: list[str]
+    criteria: list[CriterionOut] = Field(description="The rubric the debate is scored by, copied when it started "
+                                           "(empty before): later edits of the rubric never change it.")
 
 
 class DebatePage(Schema):
@@ -136,10 +150,17 @@ class TurnOut(Schema):
     completed_at: datetime | None
 
 
-class ScoreOut(Schema):
-    seat_id: int
+class CriterionScoreOut(Schema):
+    key: str
     score: float
     reasoning: str
+
+
+class ScoreOut(Schema):
+    seat_id: int
+    score: float = Field(description="The weighted mean of the seat's criterion scores (0 to 10).")
+    reasoning: str = Field("", description="Verdicts given before rubrics only; reasons are now per criterion.")
+    criteria: list[CriterionScoreOut] = Field([], description="The seat's score and reasoning per criterion.")
 
 
 class Consistency(Schema):
@@ -155,6 +176,33 @@ class ReadingOut(Schema):
     raw_text: str
     parse_error: str
     cost_usd: float | None
+
+
+class JudgeVerdictOut(Schema):
+    position: int = Field(description="1 for the lead judge, then the panel's order.")
+    judge_model_id: int | None
+    judge_model: str | None
+    judge_display_name: str | None
+    answered_by: str
+    answered_by_model_id: int | None
+    answered_by_model: str | None
+    fallback_reason: str
+    cost_usd: float | None
+    error: str = Field(description="Why this judge gave no verdict (its calls failed); it is left out of the "
+                       "panel's verdict.")
+    parsed: bool
+    parse_error: str
+    repaired: bool
+    summary: str
+    winner_seat_id: int | None = Field(description="The seat this judge named; null for a tie or no verdict.")
+    key_arguments: list[str]
+    scores: list[ScoreOut]
+    swap_held: bool | None
+    swap_note: str
+    raw_text: str
+    consistency: Consistency | None = Field(description="This judge model's position consistency over all debates.")
+    judge_seat_ids: list[int] = Field(description="Seats whose model is this judge's (self-preference).")
+    readings: list[ReadingOut]
 
 
 class VerdictOut(Schema):
@@ -179,8 +227,13 @@ class VerdictOut(Schema):
                                                   "seat-swap checks over all debates, how many held.")
     judge_seat_ids: list[int] = Field(description="Seats whose model is also the judge's: the verdict may favour "
                                       "them (judges tend to prefer their own model's words).")
-    readings: list[ReadingOut] = Field(description="Each reading of the seat-swap check as the judge gave it; the "
-                                       "verdict's scores are their mean.")
+    readings: list[ReadingOut] = Field(description="The lead judge's readings as it gave them (each judge's are in "
+                                       "judges[].readings).")
+    criteria: list[CriterionOut] = Field(description="The rubric the scores are given on.")
+    agreement: float | None = Field(description="On a panel: the share of judges with a readable verdict whose "
+                                    "result (a seat, or a tie) is the panel's; null for a single judge.")
+    panel_note: str = Field(description="On a panel: what each judge named and how the verdict was reached.")
+    judges: list[JudgeVerdictOut] = Field(description="Each judge's own verdict, lead judge first.")
 
 
 class TotalsOut(Schema):

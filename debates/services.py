@@ -9,9 +9,10 @@ from django.utils import timezone
 from debates import budget, judge, tasks
 from debates.events import emit_once
 from debates.models import (
-    MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, Debate, DebateStatus, Persona, Seat, Turn,
+    MAX_PANEL, MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, Criterion, Debate, DebateStatus, PanelJudge, Persona,
+    Seat, Turn,
 )
-from debates.prompts import seat_system_prompt, speaker_label
+from debates.prompts import CriterionView, seat_system_prompt, speaker_label
 from providers import preflight
 from providers.models import LLMModel
 
@@ -72,8 +73,8 @@ UNCHANGED = object()  # debate_resume's budget_usd when the budget stays as it i
 
 @transaction.atomic
 def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model_id: int,
-                  budget_usd: float | None = None, blind_seats: bool = True, swap_check: bool = True,
-                  created_by=None) -> Debate:
+                  panel_model_ids: list[int] = (), budget_usd: float | None = None, blind_seats: bool = True,
+                  swap_check: bool = True, created_by=None) -> Debate:
     errors: dict[str, list[str]] = {}
     topic = (topic or "").strip()
     if not topic:
@@ -85,10 +86,13 @@ def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model
     if not MIN_SEATS <= len(seats) <= MAX_SEATS:
         errors["seats"] = [f"A debate needs {MIN_SEATS} to {MAX_SEATS} seats, not {len(seats)}."]
     # An id past the database's integer range is simply not a model (SQLite would overflow on it).
-    wanted = [i for i in [judge_model_id] + [s.model_id for s in seats] if 0 < i < 2**63]
+    panel_model_ids = list(panel_model_ids)
+    wanted = [i for i in [judge_model_id, *panel_model_ids] + [s.model_id for s in seats] if 0 < i < 2**63]
     usable = LLMModel.objects.usable().in_bulk(wanted)
     if judge_model_id not in usable:
         errors["judge_model_id"] = ["Choose an enabled model for the judge."]
+    if problem := _panel_problem(judge_model_id, panel_model_ids, usable):
+        errors["panel_model_ids"] = [problem]
     personas = Persona.objects.filter(enabled=True).in_bulk([s.persona for s in seats if s.persona],
                                                             field_name="slug")
     for index, spec in enumerate(seats):
@@ -96,15 +100,17 @@ def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model
             errors.setdefault(f"seats.{index}.{field}", []).append(message)
     if problem := _budget_problem(budget_usd, [usable[i] for i in wanted if i in usable]):
         errors["budget_usd"] = [problem]
-    if not errors and (problem := judge.window_problem(usable[judge_model_id], topic=topic,
-                                                       seats=[(s.stance, s.max_tokens) for s in seats])):
-        errors["judge_model_id"] = [problem]
+    if not errors:
+        errors.update(_window_problems([usable[i] for i in [judge_model_id, *panel_model_ids]], topic=topic,
+                                       seats=[(s.stance, s.max_tokens) for s in seats], rubric=[c.as_view() for c in Criterion.objects.rubric()]))
     if errors:
         raise DebateValidationError("The debate cannot be created as given.", errors=errors)
 
     debate = Debate.objects.create(topic=topic, rounds=rounds, judge_model=usable[judge_model_id],
                                    budget_usd=budget_usd, blind_seats=blind_seats, swap_check=swap_check,
                                    created_by=created_by)
+    PanelJudge.objects.bulk_create(PanelJudge(debate=debate, position=position, model=usable[model_id])
+                                   for position, model_id in enumerate(panel_model_ids, start=2))
     names = _display_names(seats, usable, personas)
     for position, (spec, name) in enumerate(zip(seats, names), start=1):
         persona = personas.get(spec.persona) if spec.persona else None
@@ -133,6 +139,27 @@ def _seat_problems(spec: SeatSpec, usable: dict, personas: dict):
         yield "max_tokens", "Choose max tokens from 16 to 8192."
     if len(spec.display_name) > 100:
         yield "display_name", "Keep the name under 100 characters."
+
+
+def _panel_problem(judge_model_id: int, panel_model_ids: list[int], usable: dict) -> str:
+    """Why these further judges cannot sit on the panel beside the lead judge, or ""."""
+    if len(panel_model_ids) > MAX_PANEL - 1:
+        return f"A panel has at most {MAX_PANEL} judges: choose at most {MAX_PANEL - 1} besides the lead judge."
+    if len(set(panel_model_ids)) < len(panel_model_ids) or judge_model_id in panel_model_ids:
+        return "Each judge sits on the panel once: choose different models, none of them the lead judge."
+    if unknown := [str(i) for i in panel_model_ids if i not in usable]:
+        return f"Choose enabled models for the panel (not: {', '.join(unknown)})."
+    return ""
+
+
+def _window_problems(judges: list[LLMModel], *, topic: str, seats: list[tuple[str, int]],
+                     rubric: list[CriterionView]) -> dict[str, list[str]]:
+    """The judges whose window cannot hold a round and the verdict, under the field that chose them."""
+    errors: dict[str, list[str]] = {}
+    for position, model in enumerate(judges, start=1):
+        if problem := judge.window_problem(model, topic=topic, seats=seats, rubric=rubric):
+            errors.setdefault("judge_model_id" if position == 1 else "panel_model_ids", []).append(problem)
+    return errors
 
 
 def _budget_problem(budget_usd: float | None, models: list[LLMModel]) -> str:
@@ -216,8 +243,8 @@ def debate_set_budget(*, debate_id: int, budget_usd: float | None, by=None) -> D
     debate = _get(debate_id, by=by, lock=True)
     if debate.is_active and not debate.is_interrupted:
         raise DebateStateError("This debate is running; its budget can change once it has stopped.")
-    seats, judge_model, _, _ = _models_and_budget(debate_id)
-    if problem := _budget_problem(budget_usd, [*(seat.model for seat in seats), judge_model]):
+    seats, judges, _, _ = _models_and_budget(debate_id)
+    if problem := _budget_problem(budget_usd, [*(seat.model for seat in seats), *judges]):
         raise DebateValidationError("The budget cannot be set.", errors={"budget_usd": [problem]})
     debate.budget_usd = budget_usd
     debate.save(update_fields=["budget_usd"])
@@ -227,35 +254,46 @@ def debate_set_budget(*, debate_id: int, budget_usd: float | None, by=None) -> D
 # ---- pre-flight --------------------------------------------------------------------------------
 async def debate_preflight(*, debate_id: int) -> None:
     """Refuse (422, a reason per seat) to start a debate one of whose models cannot answer: nothing is spent."""
-    seats, judge_model, budget_usd, topic = await database_sync_to_async(_models_and_budget)(debate_id)
+    seats, judges, budget_usd, topic = await database_sync_to_async(_models_and_budget)(debate_id)
     models = [seat.model for seat in seats]
     # A model that lost its price since the debate was created cannot keep the budget: refused, like a dead one.
-    if problem := await database_sync_to_async(_budget_problem)(budget_usd, [*models, judge_model]):
+    if problem := await database_sync_to_async(_budget_problem)(budget_usd, [*models, *judges]):
         raise DebateValidationError("The debate cannot start within its budget.", errors={"budget_usd": [problem]})
-    # Likewise a judge whose window was made smaller than a round and its verdict.
-    if problem := judge.window_problem(judge_model, topic=topic, seats=[(s.stance, s.max_tokens) for s in seats]):
-        raise DebateValidationError("The judge cannot read this debate.", errors={"judge_model_id": [problem]})
-    await models_preflight(seat_models=models, judge_model=judge_model)
+    # Likewise a judge whose window was made smaller than a round and its verdict (on the rubric it will copy).
+    rubric = await database_sync_to_async(_debate_rubric)(debate_id)
+    if errors := _window_problems(judges, topic=topic, seats=[(s.stance, s.max_tokens) for s in seats],
+                                  rubric=rubric):
+        raise DebateValidationError("The judge cannot read this debate.", errors=errors)
+    await models_preflight(seat_models=models, judge_models=judges)
 
 
-async def models_preflight(*, seat_models: list[LLMModel], judge_model: LLMModel) -> None:
+async def models_preflight(*, seat_models: list[LLMModel], judge_models: list[LLMModel]) -> None:
     """The same check for models about to be seated (the form and run_debate ask before they create anything)."""
-    ready = await preflight.check_models([*seat_models, judge_model])
+    ready = await preflight.check_models([*seat_models, *judge_models])
     errors = {f"seats.{index}.model_id": [f"{model.display_name} cannot answer: {ready[model.pk].problem}"]
               for index, model in enumerate(seat_models) if not ready[model.pk].ok}
-    if not ready[judge_model.pk].ok:
-        errors["judge_model_id"] = [f"{judge_model.display_name} cannot judge: {ready[judge_model.pk].problem}"]
+    for position, model in enumerate(judge_models, start=1):
+        if not ready[model.pk].ok:
+            errors.setdefault("judge_model_id" if position == 1 else "panel_model_ids", []).append(
+                f"{model.display_name} cannot judge: {ready[model.pk].problem}")
     if errors:
         seats = ", ".join(f"seat {int(key.split('.')[1]) + 1}" for key in errors if key.startswith("seats."))
-        who = " and ".join(part for part in (seats, "the judge" if "judge_model_id" in errors else "") if part)
+        judging = "judge_model_id" in errors or "panel_model_ids" in errors
+        who = " and ".join(part for part in (seats, "the judge" if judging else "") if part)
         raise DebateValidationError(f"The debate cannot start: a model of {who} cannot answer. Nothing was "
                                     "spent.", errors=errors)
 
 
-def _models_and_budget(debate_id: int) -> tuple[list[Seat], LLMModel, float | None, str]:
+def _models_and_budget(debate_id: int) -> tuple[list[Seat], list[LLMModel], float | None, str]:
+    """The debate's seats, its judges (lead first), budget and topic."""
     debate = Debate.objects.select_related("judge_model__provider").get(pk=debate_id)
     seats = list(debate.seats.select_related("model__provider").order_by("position"))
-    return seats, debate.judge_model, debate.budget_usd, debate.topic
+    judges = [debate.judge_model, *(place.model for place in debate.panel.select_related("model__provider"))]
+    return seats, judges, debate.budget_usd, debate.topic
+
+
+def _debate_rubric(debate_id: int) -> list[CriterionView]:
+    return [c.as_view() for c in Debate.objects.get(pk=debate_id).rubric()]
 
 
 async def debate_cancel(*, debate_id: int, by=None) -> Debate:

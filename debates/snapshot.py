@@ -1,5 +1,5 @@
 """Plain-dict views of debate rows: what a snapshot, an event payload and the API all show."""
-from debates.models import Debate, Seat, Turn, Verdict
+from debates.models import Debate, JudgeVerdict, Seat, Turn, Verdict
 
 
 def seat_dict(seat: Seat) -> dict:
@@ -26,37 +26,65 @@ def turn_dict(turn: Turn) -> dict:
 
 
 def verdict_dict(verdict: Verdict) -> dict:
+    """The panel's verdict (a single judge's is its own), with each judge's verdict and readings. The top-level
+    judge fields (raw text, answered by, readings, consistency) are the lead judge's, as before panels."""
+    judges = list(verdict.judges.select_related("judge_model", "answered_by_model").prefetch_related("readings"))
+    own_seats = _seats_by_model(verdict.debate_id)
+    panel = [judge_verdict_dict(judge, own_seats) for judge in judges]
+    lead = panel[0] if panel else {"readings": [], "consistency": None}
     return {"parsed": verdict.parsed, "repaired": verdict.repaired, "summary": verdict.summary,
             "winner_seat_id": verdict.winner_id, "key_arguments": verdict.key_arguments,
-            "scores": [{"seat_id": s.seat_id, "score": s.score, "reasoning": s.reasoning} for s in verdict.scores.all()],
+            "scores": [{"seat_id": s.seat_id, "score": s.score, "reasoning": s.reasoning, "criteria": s.criteria}
+                       for s in verdict.scores.all()],
+            "criteria": [criterion_dict(c) for c in verdict.debate.criteria.all()],
             "raw_text": verdict.raw_text, "parse_error": verdict.parse_error,
             "judge_model": verdict.judge_model.litellm_model_name if verdict.judge_model_id else None,
             "answered_by": verdict.answered_by, **answered_by(verdict), "cost_usd": verdict.cost_usd,
             "swap_held": verdict.swap_held, "swap_note": verdict.swap_note,
-            "judge_consistency": judge_consistency(verdict),
-            "judge_seat_ids": judge_seat_ids(verdict),
+            "agreement": verdict.agreement, "panel_note": verdict.panel_note,
+            "judge_consistency": lead["consistency"],
+            "judge_seat_ids": sorted({seat for judge in panel for seat in judge["judge_seat_ids"]}),
+            "readings": lead["readings"], "judges": panel}
+
+
+def judge_verdict_dict(judge: JudgeVerdict, own_seats: dict[int, list[int]]) -> dict:
+    model = judge.judge_model
+    return {"position": judge.position, "judge_model_id": judge.judge_model_id,
+            "judge_model": model.litellm_model_name if model else None,
+            "judge_display_name": model.display_name if model else None,
+            "answered_by": judge.answered_by, **answered_by(judge), "cost_usd": judge.cost_usd, "error": judge.error,
+            "parsed": judge.parsed, "parse_error": judge.parse_error, "repaired": judge.repaired,
+            "summary": judge.summary, "winner_seat_id": judge.winner_id, "key_arguments": judge.key_arguments,
+            "scores": judge.scores, "swap_held": judge.swap_held, "swap_note": judge.swap_note,
+            "raw_text": judge.raw_text, "consistency": judge_consistency(judge.judge_model_id),
+            # The seats whose model is this judge's: its verdict may favour them (self-preference), and says so.
+            "judge_seat_ids": own_seats.get(judge.judge_model_id, []),
             "readings": [{"swapped": r.swapped, "parsed": r.parsed, "winner_seat_id": r.winner_id, "scores": r.scores,
                           "raw_text": r.raw_text, "parse_error": r.parse_error, "cost_usd": r.cost_usd}
-                         for r in verdict.readings.all()]}
+                         for r in judge.readings.all()]}
 
 
-def judge_seat_ids(verdict: Verdict) -> list[int]:
-    """The seats whose model is the judge's: their verdict may favour them (self-preference), and says so."""
-    if not verdict.judge_model_id:
-        return []
-    return list(Seat.objects.filter(debate_id=verdict.debate_id, model_id=verdict.judge_model_id)
-                .values_list("pk", flat=True))
+def criterion_dict(criterion) -> dict:
+    return {"key": criterion.key, "name": criterion.name, "description": criterion.description,
+            "weight": criterion.weight}
 
 
-def judge_consistency(verdict: Verdict) -> dict | None:
-    """How often this verdict's judge model kept its winner under a seat swap, over every debate it judged."""
-    if not verdict.judge_model_id:
+def _seats_by_model(debate_id: int) -> dict[int, list[int]]:
+    seats: dict[int, list[int]] = {}
+    for seat_id, model_id in Seat.objects.filter(debate_id=debate_id).values_list("pk", "model_id"):
+        seats.setdefault(model_id, []).append(seat_id)
+    return seats
+
+
+def judge_consistency(judge_model_id: int | None) -> dict | None:
+    """How often this judge model kept its winner under a seat swap, over every debate it judged."""
+    if not judge_model_id:
         return None
-    held, checked = Verdict.objects.position_consistency(verdict.judge_model_id)
+    held, checked = JudgeVerdict.objects.position_consistency(judge_model_id)
     return {"held": held, "checked": checked}
 
 
-def answered_by(row: Turn | Verdict) -> dict:
+def answered_by(row: Turn | Verdict | JudgeVerdict) -> dict:
     """Which catalog row answered (the one asked, or a fallback for it) and why the ones before it did not."""
     model = row.answered_by_model if row.answered_by_model_id else None
     return {"answered_by_model_id": row.answered_by_model_id,
@@ -73,7 +101,11 @@ def debate_dict(debate: Debate) -> dict:
             "finished_at": debate.finished_at.isoformat() if debate.finished_at else None,
             "can_start": debate.can_start, "can_cancel": debate.can_cancel, "can_resume": debate.can_resume,
             **spend(debate), "budget_usd": debate.budget_usd,
-            "blind_seats": debate.blind_seats, "swap_check": debate.swap_check}
+            "blind_seats": debate.blind_seats, "swap_check": debate.swap_check,
+            # .all(): a listing prefetches them (Debate.objects.with_listing)
+            "panel_model_ids": [place.model_id for place in debate.panel.all()],
+            "panel_models": [place.model.litellm_model_name for place in debate.panel.all()],
+            "criteria": [criterion_dict(c) for c in debate.criteria.all()]}
 
 
 def debate_snapshot(debate_id: int) -> dict:

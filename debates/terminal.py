@@ -7,6 +7,7 @@ from django.conf import settings
 
 from debates.models import Debate
 from debates.orchestrator import DebateRunner
+from debates.transcripts import text_verdict
 
 
 class TerminalPrinter:
@@ -52,19 +53,10 @@ class TerminalPrinter:
         self.write("\nThe judge is deliberating…\n")
 
     def on_verdict(self, payload: dict) -> None:
-        verdict = payload["verdict"]
-        if not verdict["parsed"]:
-            self.write(f"\nThe judge's answer could not be parsed ({verdict['parse_error']}). Its raw text:\n"
-                       f"{verdict['raw_text'] or '(the judge wrote nothing)'}\n")
-            return
-        self.write(f"\nVerdict: {verdict['summary']}\n")
-        for score in verdict["scores"]:
-            seat = self.seats[score["seat_id"]]
-            self.write(f"  {seat.display_name} ({seat.stance}): {score['score']:g}/10. {score['reasoning']}\n")
-        winner = self.seats.get(verdict["winner_seat_id"])
-        self.write(f"  Winner: {winner.display_name}\n" if winner else "  No seat wins (a tie).\n")
-        if verdict["swap_note"]:
-            self.write(f"  {verdict['swap_note']}\n")
+        # As the plain-text transcript words it: scores per criterion, the seat-swap check, the panel.
+        seats = {pk: {"display_name": seat.display_name} for pk, seat in self.seats.items()}
+        lines = text_verdict(payload["verdict"], seats)
+        self.write("\nVerdict\n" + "\n".join(f"  {line}" if line else "" for line in lines) + "\n")
 
     def on_debate_completed(self, payload: dict) -> None:
         self.write("\nThe debate is complete.\n")

@@ -45,6 +45,31 @@ def self_judging_text(verdict: dict, seats: dict) -> str:
             "model's words.")
 
 
+def judge_result_text(judge: dict, seats: dict) -> str:
+    """What one judge of a panel found: "named Ada", "a tie", or why it gave no verdict."""
+    if judge["error"]:
+        return f"gave no verdict: {_one_line(judge['error'])}"
+    if not judge["parsed"]:
+        return "gave a verdict that could not be parsed"
+    winner = _name(seats, judge["winner_seat_id"])
+    return f"named {winner}" if winner else "a tie"
+
+
+def agreement_text(verdict: dict) -> str:
+    """ "Panel agreement: 67%" on a panel, else "". """
+    agreement = verdict.get("agreement")
+    return "" if agreement is None else f"Panel agreement: {100 * agreement:.0f}%"
+
+
+def score_text(score: float) -> str:
+    """7, 7.5, 7.3: one decimal at most (a mean of several judges is no more precise than that)."""
+    return f"{score:.1f}".removesuffix(".0")
+
+
+def criterion_names(verdict: dict) -> dict[str, str]:
+    return {criterion["key"]: criterion["name"] for criterion in verdict.get("criteria", [])}
+
+
 def consistency_text(consistency: dict | None) -> str:
     """ "This judge's seat-swap checks held in 7 of 9 debates (78%)", or "" before its first check."""
     if not consistency or not consistency["checked"]:
@@ -100,19 +125,44 @@ def _markdown_verdict(verdict: dict | None, seats: dict) -> list[str]:
         return ["*No verdict yet.*"]
     fallback = [f"*{fallback_note(verdict, verdict['judge_model'])}*"] if verdict["fallback_reason"] else []
     if not verdict["parsed"]:
-        return [f"*The judge's answer could not be read: {verdict['parse_error']}*", "",
+        panel = [f"*{verdict['panel_note']}*", ""] if verdict.get("panel_note") else []
+        return [f"*The judge's answer could not be read: {verdict['parse_error']}*", "", *panel,
                 *_fenced(verdict["raw_text"].strip()), *fallback]
     winner = _name(seats, verdict["winner_seat_id"])
-    lines = [f"**Winner: {winner}**", ""] if winner else []
-    lines += [verdict["summary"], "", "| Seat | Score | Reasoning |", "|---|---|---|"]
-    lines += [f"| {_cell(_name(seats, score['seat_id']))} | {score['score']:g} | {_cell(score['reasoning'])} |"
-              for score in verdict["scores"]]
+    lines = [f"**Winner: {winner}**" if winner else "**No seat wins (a tie).**", ""]
+    names = criterion_names(verdict)
+    header = ["Seat", "Score", *(_cell(name) for name in names.values())]
+    lines += [verdict["summary"], "", f"| {' | '.join(header)} |", f"|{'---|' * len(header)}"]
+    for score in verdict["scores"]:
+        by_key = {c["key"]: score_text(c["score"]) for c in score.get("criteria", [])}
+        cells = [_cell(_name(seats, score["seat_id"])), score_text(score["score"]), *(by_key.get(k, "") for k in names)]
+        lines.append(f"| {' | '.join(cells)} |")
+    for score in verdict["scores"]:
+        reasons = [f"- {_one_line(score['reasoning'])}"] if score.get("reasoning") else []
+        reasons += [f"- {names.get(c['key'], c['key'])}: {_one_line(c['reasoning'])}" for c in score.get("criteria", [])]
+        if reasons:
+            lines += ["", f"{_name(seats, score['seat_id'])}:", "", *reasons]
     if verdict["key_arguments"]:
         lines += ["", "Key arguments:", "", *(f"- {_one_line(argument)}" for argument in verdict["key_arguments"])]
-    for note in (verdict.get("swap_note"), self_judging_text(verdict, seats)):
+    if panel := _panel_lines(verdict, seats):
+        lines += ["", "Panel:", "", *(f"- {line}" for line in panel)]
+    for note in (verdict.get("swap_note"), verdict.get("panel_note"), agreement_text(verdict),
+                 self_judging_text(verdict, seats)):
         if note:
             lines += ["", f"*{note}*"]
     return lines + ([""] + fallback if fallback else [])
+
+
+def _panel_lines(verdict: dict, seats: dict) -> list[str]:
+    """One line per judge of a panel (none for a single judge, whose verdict is the verdict)."""
+    judges = verdict.get("judges", [])
+    if len(judges) < 2:
+        return []
+    lines = []
+    for judge in judges:
+        check = f" ({_one_line(judge['swap_note'])})" if judge["swap_note"] else ""
+        lines.append(f"{judge['judge_display_name'] or 'a removed model'}: {judge_result_text(judge, seats)}{check}")
+    return lines
 
 
 def _fenced(text: str) -> list[str]:
@@ -138,25 +188,33 @@ def as_text(snapshot: dict) -> str:
             lines += ["", f"{seat['display_name']} ({seat['stance']}):", turn["text"].strip() or "(nothing)"]
             if note := _turn_note(turn, seat):
                 lines.append(f"[{note}]")
-    lines += ["", "Verdict", "-------", *_text_verdict(snapshot["verdict"], seats)]
+    lines += ["", "Verdict", "-------", *text_verdict(snapshot["verdict"], seats)]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _text_verdict(verdict: dict | None, seats: dict) -> list[str]:
+def text_verdict(verdict: dict | None, seats: dict) -> list[str]:
     if verdict is None:
         return ["No verdict yet."]
     fallback = [f"[{fallback_note(verdict, verdict['judge_model'])}]"] if verdict["fallback_reason"] else []
     if not verdict["parsed"]:
-        return [f"The judge's answer could not be read: {verdict['parse_error']}", "", verdict["raw_text"].strip(),
-                *fallback]
+        panel = [f"[{verdict['panel_note']}]", ""] if verdict.get("panel_note") else []
+        return [f"The judge's answer could not be read: {verdict['parse_error']}", "", *panel,
+                verdict["raw_text"].strip(), *fallback]
     winner = _name(seats, verdict["winner_seat_id"])
-    lines = [f"Winner: {winner}"] if winner else []
+    lines = [f"Winner: {winner}" if winner else "No seat wins (a tie)."]
+    names = criterion_names(verdict)
     lines += [verdict["summary"], "", "Scores:"]
-    lines += [f"  {_name(seats, score['seat_id'])}: {score['score']:g}/10. {_one_line(score['reasoning'])}"
-              for score in verdict["scores"]]
+    for score in verdict["scores"]:
+        lines.append(f"  {_name(seats, score['seat_id'])}: {score_text(score['score'])}/10. "
+                     f"{_one_line(score['reasoning'])}".rstrip())
+        lines += [f"    {names.get(c['key'], c['key'])}: {score_text(c['score'])}/10. {_one_line(c['reasoning'])}"
+                  for c in score.get("criteria", [])]
     if verdict["key_arguments"]:
         lines += ["", "Key arguments:", *(f"  - {_one_line(argument)}" for argument in verdict["key_arguments"])]
-    for note in (verdict.get("swap_note"), self_judging_text(verdict, seats)):
+    if panel := _panel_lines(verdict, seats):
+        lines += ["", "Panel:", *(f"  - {line}" for line in panel)]
+    for note in (verdict.get("swap_note"), verdict.get("panel_note"), agreement_text(verdict),
+                 self_judging_text(verdict, seats)):
         if note:
             lines += ["", f"[{note}]"]
     return lines + fallback
@@ -166,7 +224,7 @@ def _text_verdict(verdict: dict | None, seats: dict) -> list[str]:
 def _facts(snapshot: dict) -> list[str]:
     debate, totals = snapshot["debate"], debate_totals(snapshot)
     facts = [f"Debate {debate['id']}, {debate['display_status']}, {debate['rounds']} round(s)",
-             f"Judge: {debate['judge_model']}", f"Created: {debate['created_at']}"]
+             f"Judge: {', '.join([debate['judge_model'], *debate.get('panel_models', [])])}", f"Created: {debate['created_at']}"]
     if debate["finished_at"]:
         facts.append(f"Finished: {debate['finished_at']}")
     if debate["failure_reason"]:

@@ -2,12 +2,13 @@
 provider (`response_format`) and the validator of the reply.
 
 The schema is built so that any reply matching it is a complete verdict: `scores` has one required property per
-seat label ("A", "B", ...) and no other, so no seat can be scored twice or left out, and `winner` is one of the
-labels. Servers that compile the schema to a grammar fail open on some templates and grammars, so every reply is
+seat label ("A", "B", ...) and no other, each with one required property per criterion of the debate's rubric and no
+other, so no seat or criterion can be scored twice or left out; `winner` is one of the labels. Servers that compile the schema to a grammar fail open on some templates and grammars, so every reply is
 validated all the same; the validation message is what the one repair request tells the judge.
 """
 import json
 import re
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -36,17 +37,20 @@ def _not_blank(text: str) -> str:
 Said = Annotated[str, AfterValidator(_not_blank)]
 
 
-class SeatScoreReply(BaseModel):
+class CriterionScoreReply(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Reasoning before the score: a model that writes its reasons first scores by them.
-    reasoning: Said = Field(description="Why this speaker earned this score.")
+    reasoning: Said = Field(description="Why this speaker earned this score on this criterion.")
     score: float = Field(ge=0, le=10, description="From 0 (no case at all) to 10 (outstanding).")
 
 
-def verdict_model(labels: list[str]) -> type[BaseModel]:
-    scores = create_model("SeatScores", __config__=ConfigDict(extra="forbid"),
-                          **{label: (SeatScoreReply, ...) for label in labels})
+@lru_cache(maxsize=256)
+def verdict_model(labels: tuple[str, ...], criteria: tuple[str, ...]) -> type[BaseModel]:
+    """The verdict on seats with these labels, scored by criteria with these keys (both in order)."""
+    seat = create_model("SeatScores", __config__=ConfigDict(extra="forbid"),
+                        **{key: (CriterionScoreReply, ...) for key in criteria})
+    scores = create_model("Scores", __config__=ConfigDict(extra="forbid"), **{label: (seat, ...) for label in labels})
     return create_model(
         "Verdict", __config__=ConfigDict(extra="forbid"),
         summary=(Said, Field(description="Two or three sentences on how the debate went.")),
@@ -56,17 +60,17 @@ def verdict_model(labels: list[str]) -> type[BaseModel]:
     )
 
 
-def response_format(labels: list[str]) -> dict:
+def response_format(labels: list[str], criteria: list[str]) -> dict:
     """What the judge call asks for: a reply bound to the verdict's JSON schema (OpenAI's shape, which LiteLLM
     turns into Anthropic's structured output and Ollama's `format`, and llama.cpp's server into a grammar)."""
     return {"type": "json_schema",
-            "json_schema": {"name": SCHEMA_NAME, "schema": verdict_model(labels).model_json_schema(), "strict": True}}
+            "json_schema": {"name": SCHEMA_NAME, "schema": verdict_model(tuple(labels), tuple(criteria)).model_json_schema(), "strict": True}}
 
 
-def parse(text: str, labels: list[str]) -> BaseModel:
+def parse(text: str, labels: list[str], criteria: list[str]) -> BaseModel:
     """The reply as a verdict, or InvalidVerdict saying what is wrong with it."""
     try:
-        return verdict_model(labels).model_validate(_load_json(text))
+        return verdict_model(tuple(labels), tuple(criteria)).model_validate(_load_json(text))
     except ValidationError as error:
         raise InvalidVerdict(_problems(error)) from None
 

@@ -18,8 +18,9 @@ from django.views.decorators.http import require_POST
 from debates import services
 from debates.forms import BudgetForm, add_service_errors, blank_forms, bound_forms
 from debates.models import Debate, DebateStatus, TurnStatus, Verdict
-from debates.snapshot import judge_consistency, judge_seat_ids
-from debates.transcripts import budget_text, consistency_text, cost_text, self_judging_text
+from debates.snapshot import verdict_dict
+from debates.transcripts import budget_text, cost_text
+from debates.verdict_card import verdict_card
 
 DEBATES_PER_PAGE = 30
 
@@ -39,7 +40,7 @@ async def debate_new(request: HttpRequest) -> HttpResponse:
     if await database_sync_to_async(_valid)(form, seats):
         try:  # before anything is saved or spent: can every chosen model answer?
             await services.models_preflight(seat_models=[seat.cleaned_data["model"] for seat in seats.forms],
-                                            judge_model=form.cleaned_data["judge_model"])
+                                            judge_models=[form.cleaned_data["judge_model"], *form.cleaned_data["panel"]])
         except services.DebateValidationError as error:
             add_service_errors(error.errors, form, seats)
             form.add_error(None, error.message)
@@ -57,11 +58,8 @@ def debate_detail(request: HttpRequest, debate_id: int) -> HttpResponse:
     seats = list(debate.seats.select_related("model", "persona"))
     turns = list(debate.turns.select_related("seat__model__provider", "answered_by_model__provider"))
     verdict = (Verdict.objects.filter(debate=debate)
-               .select_related("winner", "judge_model__provider", "answered_by_model__provider")
-               .prefetch_related("scores__seat").first())
-    consistency = consistency_text(judge_consistency(verdict)) if verdict else ""
-    self_judging = self_judging_text({"judge_seat_ids": judge_seat_ids(verdict)},
-                                     {seat.pk: {"display_name": seat.display_name} for seat in seats}) if verdict else ""
+               .select_related("judge_model__provider", "answered_by_model__provider").first())
+    names = {seat.pk: {"display_name": seat.display_name, "position": seat.position} for seat in seats}
     debate.cost_display = cost_text(debate.spent_usd, debate.unpriced_calls)
     debate.budget_display = budget_text(debate.budget_usd)
     for seat in seats:
@@ -70,8 +68,8 @@ def debate_detail(request: HttpRequest, debate_id: int) -> HttpResponse:
     for turn in turns:
         turn.meta = turn_meta(turn)
     return render(request, "debates/detail.html", {
-        "debate": debate, "seats": seats, "verdict": verdict, "progress": progress_line(debate, turns),
-        "consistency": consistency, "self_judging": self_judging,
+        "debate": debate, "seats": seats, "progress": progress_line(debate, turns),
+        "verdict": verdict_card(verdict_dict(verdict), names) if verdict else None,
         "rounds": [(number, list(group)) for number, group in groupby(turns, key=lambda t: t.round)],
     })
 
@@ -132,7 +130,8 @@ def _create(form, seats, user) -> Debate | None:
     try:
         return services.debate_create(
             topic=form.cleaned_data["topic"], rounds=form.cleaned_data["rounds"], seats=seats.specs(),
-            judge_model_id=form.cleaned_data["judge_model"].pk, budget_usd=form.cleaned_data["budget_usd"],
+            judge_model_id=form.cleaned_data["judge_model"].pk,
+            panel_model_ids=[model.pk for model in form.cleaned_data["panel"]], budget_usd=form.cleaned_data["budget_usd"],
             blind_seats=form.cleaned_data["blind_seats"], swap_check=form.cleaned_data["swap_check"], created_by=user)
     except services.DebateValidationError as error:
         add_service_errors(error.errors, form, seats)

@@ -1,3 +1,4 @@
+import json
 import re
 
 import pytest
@@ -20,9 +21,21 @@ def debate_on(model_on):
     return make
 
 
-VALID_VERDICT = ('{"summary": "A close debate.", "scores": {"A": {"reasoning": "clear", "score": 7.5}, '
-                 '"B": {"reasoning": "less evidence", "score": 6}}, "winner": "A", '
-                 '"key_arguments": ["congestion costs"]}')
+DEFAULT_CRITERIA = ("argument_strength", "use_of_evidence", "responsiveness")  # the seeded rubric's keys
+
+
+def verdict_json(*, winner: str = "A", scores: dict[str, float | dict[str, float]] | None = None,
+                 criteria=DEFAULT_CRITERIA, summary: str = "A close debate.") -> str:
+    """A reply in the verdict's shape: `scores` per label, one number for every criterion or one per criterion."""
+    scores = scores if scores is not None else {"A": 7.5, "B": 6}
+    body = {}
+    for label, given in scores.items():
+        per = given if isinstance(given, dict) else {key: given for key in criteria}
+        body[label] = {key: {"reasoning": f"{label} on {key}", "score": score} for key, score in per.items()}
+    return json.dumps({"summary": summary, "scores": body, "winner": winner, "key_arguments": ["congestion costs"]})
+
+
+VALID_VERDICT = verdict_json()
 
 
 def valid_verdict(body: dict) -> str:
@@ -31,7 +44,7 @@ def valid_verdict(body: dict) -> str:
     found = re.search(r"Speaker ([A-F]): arguing for\b", str(body.get("messages", "")))
     if found is None or found.group(1) == "A":
         return VALID_VERDICT
-    return VALID_VERDICT.replace('"A"', '"@"').replace('"B"', '"A"').replace('"@"', '"B"')
+    return verdict_json(winner="B", scores={"A": 6, "B": 7.5})
 
 
 def is_preflight(body: dict) -> bool:

@@ -92,6 +92,28 @@ def test_it_names_every_problem_with_a_debate_at_once(api, model):
         "seats.1.persona": "no persona 'no-such-persona'"})
 
 
+def test_it_creates_a_debate_with_a_panel_of_judges(api, model):
+    others = [LLMModelFactory(provider=model.provider) for _ in range(2)]
+    body = debate_body(model) | {"panel_model_ids": [other.pk for other in others]}
+
+    response = create(api, body)
+
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert data["judge_model_id"] == model.pk and data["panel_model_ids"] == [other.pk for other in others]
+    assert data["panel_models"] == [other.litellm_model_name for other in others]
+    assert list(Debate.objects.get(pk=data["id"]).panel.values_list("model_id", flat=True)) == data["panel_model_ids"]
+    listed = api.get("/api/debates").json()["items"][0]
+    assert listed["panel_model_ids"] == data["panel_model_ids"]
+
+
+def test_a_panel_with_a_judge_twice_is_refused(api, model):
+    body = debate_body(model) | {"panel_model_ids": [model.pk]}
+
+    assert_error(create(api, body), 422, "validation_error", {"panel_model_ids": "sits on the panel once"})
+    assert not Debate.objects.exists()
+
+
 def test_it_needs_two_seats(api, model):
     body = debate_body(model)
     body["seats"] = body["seats"][:1]
@@ -175,7 +197,7 @@ def test_it_shows_a_debate_with_turns_verdict_and_totals(api, model):
 
     assert [turn["text"] for turn in data["turns"]] == ["Cars choke cities.", "Shops need cars."]
     assert data["verdict"]["winner_seat_id"] == ada.pk
-    assert data["verdict"]["scores"] == [{"seat_id": ada.pk, "score": 7.5, "reasoning": "clear"}]
+    assert data["verdict"]["scores"] == [{"seat_id": ada.pk, "score": 7.5, "reasoning": "clear", "criteria": []}]
     # Bo's turn and the verdict have no price: the total is what is known, and says two calls are not in it.
     assert data["totals"] == {"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42, "cost_usd": 0.001,
                               "unpriced_calls": 2, "latency_ms": 500, "completed_turns": 2}
@@ -413,14 +435,18 @@ def test_a_transcript_shows_failed_turns_and_a_missing_verdict():
 
 def test_a_transcript_shows_the_verdict_with_safe_table_cells():
     verdict = {"parsed": True, "summary": "Ada was clearer.", "winner_seat_id": 1, "key_arguments": ["congestion"],
-               "scores": [{"seat_id": 1, "score": 8.0, "reasoning": "clear"},
-                          {"seat_id": 2, "score": 4.5, "reasoning": "cut off |\nmid-sentence"}],
+               "criteria": [{"key": "logic", "name": "Logic | rigour", "description": "", "weight": 1.0}],
+               "scores": [{"seat_id": 1, "score": 8.0, "reasoning": "",
+                           "criteria": [{"key": "logic", "score": 8.0, "reasoning": "clear"}]},
+                          {"seat_id": 2, "score": 4.5, "reasoning": "",
+                           "criteria": [{"key": "logic", "score": 4.5, "reasoning": "cut off |\nmid-sentence"}]}],
                "judge_model": "openai/gpt-4o", "answered_by_model": None, "fallback_reason": ""}
 
     markdown = as_markdown(snapshot(verdict=verdict))
 
     assert "**Winner: Ada**\n\nAda was clearer." in markdown
-    assert "| Bo \\| B | 4.5 | cut off \\| mid-sentence |" in markdown
+    assert "| Seat | Score | Logic \\| rigour |\n|---|---|---|\n| Ada | 8 | 8 |\n| Bo \\| B | 4.5 | 4.5 |" in markdown
+    assert "- Logic | rigour: cut off | mid-sentence" in markdown
     assert "- congestion" in markdown
     assert "Winner: Ada" in as_text(snapshot(verdict=verdict))
 

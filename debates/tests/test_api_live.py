@@ -52,7 +52,8 @@ def test_a_debate_runs_from_create_to_export_over_http(openai_server, model_on, 
     markdown, text = exported["markdown"].text, exported["text"].text
     assert markdown.startswith("# Cities should ban cars from their centres\n")
     assert "## Round 1" in markdown and "### Ada (for)" in markdown and "**Winner: Ada**" in markdown
-    assert "| Ada | 7.5 | clear |" in markdown
+    assert "| Seat | Score | Argument strength | Use of evidence | Responsiveness |" in markdown
+    assert "| Ada | 7.5 | 7.5 | 7.5 | 7.5 |" in markdown
     assert "Ada (for):\nI argue my case" in text and "Winner: Ada" in text and "A close debate." in text
 
 

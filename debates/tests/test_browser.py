@@ -219,3 +219,49 @@ def test_a_budget_set_on_the_form_stops_before_the_verdict_and_a_raised_one_resu
     # (the seat-swap check), and no turn redone
     assert Debate.objects.get().budget_usd == 0.5
     assert page.locator("#spend").text_content().endswith(" of a $0.5000 budget")
+
+
+def test_a_panel_chosen_on_the_form_shows_each_judge_the_agreement_and_the_scores_per_criterion(
+        page, llm, person, model_on):
+    from debates.tests.conftest import valid_verdict, verdict_json
+
+    def respond(body: dict) -> str:
+        if "impartial debate judge" not in str(body):
+            return "A short case."
+        if body["model"] == "contrarian":  # names the seat arguing against, under either label
+            against = "B" if valid_verdict(body) == verdict_json() else "A"
+            return verdict_json(winner=against, scores={against: 9, "AB".replace(against, ""): 2})
+        return valid_verdict(body)
+
+    llm.responder = respond
+    seat = model_on("openai", llm, model_name="debater", display_name="Debater")
+    judges = [model_on("openai", llm, model_name=name, display_name=title)
+              for name, title in (("lead", "Lead Judge"), ("second", "Second Judge"), ("contrarian", "Contrarian"))]
+    sign_in(page, "ada", PASSWORD)
+
+    fill_new_debate_form(page, judge=judges[0], seats=[seat, seat])
+    page.fill("input[name=seats-0-display_name]", "Ada")
+    page.fill("input[name=seats-1-display_name]", "Grace")
+    page.click("#panel-picker summary")
+    assert not page.locator("#judge-self-warning").is_visible()
+    page.check(f"input[name=panel][value='{seat.pk}']")
+    assert page.locator("#judge-self-warning").is_visible()  # a panel judge that also debates
+    page.uncheck(f"input[name=panel][value='{seat.pk}']")
+    for judge in judges[1:]:
+        page.check(f"input[name=panel][value='{judge.pk}']")
+    page.click("button:text('Start debate')")
+
+    page.wait_for_url("**/debates/*/")
+    page.locator(".verdict-card .winner").wait_for(timeout=STARTUP_MS)
+    for _ in range(2):  # live, then as the server renders it after a reload
+        assert page.locator(".verdict-card .winner").text_content() == "Winner: Ada"
+        assert page.locator(".panel-judge").all_inner_texts()[0].startswith("Lead Judge: named Ada")
+        assert page.locator(".panel-judge .judge-result").all_text_contents() == [
+            "named Ada", "named Ada", "named Grace"]
+        assert page.locator(".agreement").text_content() == "Panel agreement: 67%"
+        assert "Ada wins by majority" in page.locator(".panel-note").text_content()
+        # Per criterion, the mean of three judges: Ada 7.5, 7.5 and 2; Grace 6, 6 and 9.
+        first = page.locator(".score").first
+        assert first.locator(".criterion dt").all_text_contents()[0].split() == ["Argument", "strength", "5.7"]
+        assert page.locator(".score-value").all_text_contents() == ["5.7/10", "7/10"]
+        page.reload()

@@ -74,7 +74,7 @@ async def test_it_stops_at_the_turn_that_would_pass_the_budget_and_resumes_with_
 
 
 async def test_it_stops_before_the_verdict_that_would_pass_the_budget(priced_debate, openai_server):
-    # Short turns cost little; the verdict's worst case (a request and a repair, 400 tokens each) does not fit.
+    # Short turns cost little; the verdict's worst case (a request and a repair, 680 tokens each) does not fit.
     openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else "Short."
     debate = await database_sync_to_async(priced_debate)(0.005, rounds=1)
 
@@ -86,7 +86,7 @@ async def test_it_stops_before_the_verdict_that_would_pass_the_budget(priced_deb
     assert "and the verdict could cost up to $" in debate.failure_reason
     assert "judging.started" not in [e["type"] for e in events]
 
-    await resume_with(debate, 0.015)  # enough for one reading of the verdict, not for the seat-swap check's two
+    await resume_with(debate, 0.025)  # enough for one reading of the verdict, not for the seat-swap check's two
 
     debate = await Debate.objects.aget(pk=debate.pk)
     assert debate.status == DebateStatus.COMPLETED
@@ -157,3 +157,29 @@ def test_a_running_debates_budget_cannot_change(priced_debate):
     with pytest.raises(services.DebateStateError):
         services.debate_set_budget(debate_id=debate.pk, budget_usd=2.0)
     assert Debate.objects.get(pk=debate.pk).budget_usd == 1.0
+
+
+async def test_every_judge_of_a_panel_counts_towards_the_verdicts_worst_case(priced_debate, model_on, openai_server):
+    openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else "Short."
+
+    def with_panel(budget: float):
+        debate = priced_debate(budget, rounds=1)
+        second = model_on("openai", openai_server, model_name=PRICED, pricing_tier=PricingTier.STANDARD)
+        debate.panel.create(position=2, model=second)
+        return debate
+
+    # $0.025 pays for one judge's verdict read once (as the single-judge test above shows), not for two judges'.
+    debate = await database_sync_to_async(with_panel)(0.025)
+    await run(debate.pk)
+
+    debate = await Debate.objects.aget(pk=debate.pk)
+    assert debate.status == DebateStatus.FAILED and "the verdict could cost up to $" in debate.failure_reason
+    assert not any(is_judge(r.body) for r in openai_server.requests)
+
+    await resume_with(debate, 0.05)  # two judges, one reading each
+
+    verdict = await Verdict.objects.aget(debate_id=debate.pk)
+    assert verdict.parsed and verdict.swap_note == "" and verdict.agreement == 1
+    assert len([r for r in openai_server.requests if is_judge(r.body)]) == 2
+    assert [j.swap_note async for j in verdict.judges.all()] == [
+        "Seat-swap check skipped: the budget could not pay for a second reading."] * 2

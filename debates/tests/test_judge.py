@@ -8,11 +8,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from debates import judge
-from debates.models import Verdict
+from debates.models import JudgeVerdict, Verdict, VerdictReading
 from debates.snapshot import debate_snapshot
 from debates.transcripts import as_markdown, as_text
-from debates.prompts import OMITTED_NOTE, SeatView, SpokenTurn, estimate_tokens, judge_messages
-from debates.tests.conftest import VALID_VERDICT, valid_verdict
+from debates.prompts import OMITTED_NOTE, CriterionView, SeatView, SpokenTurn, estimate_tokens, judge_messages
+from debates.tests.conftest import DEFAULT_CRITERIA, VALID_VERDICT, valid_verdict, verdict_json
 from debates.tests.test_orchestrator import is_judge, run
 from debates.verdict_schema import response_format
 
@@ -21,11 +21,13 @@ SEATS = [SeatView(position=1, display_name="Ada", stance="for", system_prompt=""
          SeatView(position=2, display_name="Bo", stance="against", system_prompt="")]
 TRANSCRIPT = [SpokenTurn(round=1, position=1, speaker="Ada", stance="for", text="Cars clog the streets."),
               SpokenTurn(round=1, position=2, speaker="Bo", stance="against", text="Shops need deliveries.")]
-SCHEMA = response_format(["A", "B"])["json_schema"]["schema"]
+RUBRIC = [CriterionView(key=key, name=key.replace("_", " ").capitalize(), description=f"how good the {key} is")
+          for key in DEFAULT_CRITERIA]
+SCHEMA = response_format(["A", "B"], list(DEFAULT_CRITERIA))["json_schema"]["schema"]
 
 
 async def judge_once(model):
-    return await judge.ask_judge(model, topic="Ban cars", seats=SEATS, transcript=TRANSCRIPT)
+    return await judge.ask_judge(model, topic="Ban cars", seats=SEATS, rubric=RUBRIC, transcript=TRANSCRIPT)
 
 
 @pytest.mark.parametrize("route", ["openai", "ollama_chat", "ollama"])
@@ -113,7 +115,7 @@ def test_no_seat_name_ever_reaches_the_judges_prompt(first, second, topic_word):
                              text="My case.") for seat in seats]
 
     def prompt_for(seats, transcript) -> str:
-        return str(judge_messages(topic=f"Ban {topic_word}", seats=seats, transcript=transcript,
+        return str(judge_messages(topic=f"Ban {topic_word}", seats=seats, rubric=RUBRIC, transcript=transcript,
                                   context_window=8192, max_tokens=400))
 
     # A name that is part of the prompt's own words ("reason") cannot show anything either way.
@@ -130,7 +132,8 @@ def test_a_long_transcript_is_trimmed_to_the_judges_window_oldest_first():
     long = [SpokenTurn(round=i // 2 + 1, position=i % 2 + 1, speaker="x", stance="for", text=f"turn{i} " + "w " * 200)
             for i in range(30)]
 
-    messages = judge_messages(topic="Ban cars", seats=SEATS, transcript=long, context_window=2048, max_tokens=400)
+    messages = judge_messages(topic="Ban cars", seats=SEATS, rubric=RUBRIC, transcript=long, context_window=2048,
+                              max_tokens=400)
 
     text = "\n".join(m["content"] for m in messages)
     assert estimate_tokens(text) + 400 <= 2048
@@ -145,8 +148,7 @@ async def model_on_async(model_on, route, server, **fields):
 # ---- the seat-swap check -------------------------------------------------------------------------
 def verdict_for(winner: str) -> str:
     loser = "B" if winner == "A" else "A"
-    return ('{"summary": "Decided.", "scores": {"%s": {"reasoning": "better", "score": 8}, "%s": {"reasoning": '
-            '"worse", "score": 4}}, "winner": "%s", "key_arguments": []}' % (winner, loser, winner))
+    return verdict_json(winner=winner, scores={winner: 8, loser: 4}, summary="Decided.")
 
 
 def seats_say(body: dict) -> str:
@@ -165,7 +167,7 @@ async def test_a_judge_that_always_prefers_the_first_position_gives_a_tie_that_d
     assert verdict.swap_note.startswith("Seat-swap check did not hold: the judge named Seat1 in speaking order and "
                                         "Seat2 with the order reversed, so no seat wins (a tie).")
     assert [s.score async for s in verdict.scores.all()] == [6, 6]  # the mean of 8 and 4, both ways
-    readings = [r async for r in verdict.readings.all()]
+    readings = [r async for r in VerdictReading.objects.filter(judge__verdict=verdict)]
     assert [r.swapped for r in readings] == [False, True]
     judge_prompts = [r.body["messages"][-1]["content"] for r in openai_server.requests if is_judge(r.body)]
     assert len(judge_prompts) == 2
@@ -188,7 +190,7 @@ async def test_a_consistent_judge_gives_a_win_that_held(debate_on, openai_server
     assert verdict.swap_held is True and verdict.winner.display_name == "Seat1"
     assert verdict.swap_note == "Seat-swap check held: the judge named Seat1 in both orders. Scores are the mean of both readings."
     assert [s.score async for s in verdict.scores.all()] == [8, 4]
-    held, checked = await database_sync_to_async(Verdict.objects.position_consistency)(verdict.judge_model_id)
+    held, checked = await database_sync_to_async(JudgeVerdict.objects.position_consistency)(verdict.judge_model_id)
     assert (held, checked) == (1, 1)
     snapshot = await database_sync_to_async(debate_snapshot)(debate.pk)
     assert snapshot["verdict"]["judge_consistency"] == {"held": 1, "checked": 1}
@@ -237,13 +239,13 @@ def test_a_judge_whose_window_cannot_hold_a_round_and_its_verdict_is_refused(mod
     from debates.services import DebateValidationError, SeatSpec, debate_create
 
     seat = model_on("openai", openai_server)
-    small = model_on("openai", openai_server, display_name="Tiny judge", context_window=1024)
+    small = model_on("openai", openai_server, display_name="Tiny judge", context_window=1500)
     seats = [SeatSpec(model_id=seat.pk, stance=stance, max_tokens=400) for stance in ("for", "against")]
 
     with pytest.raises(DebateValidationError) as refused:
         debate_create(topic="Ban cars", rounds=2, seats=seats, judge_model_id=small.pk)
 
     assert refused.value.errors["judge_model_id"][0].startswith(
-        "Tiny judge's context window (1024 tokens) cannot hold a whole round at the seats' max tokens")
+        "Tiny judge's context window (1500 tokens) cannot hold a whole round at the seats' max tokens")
     debate_create(topic="Ban cars", rounds=2, judge_model_id=small.pk,  # shorter turns fit
                   seats=[SeatSpec(model_id=seat.pk, stance=stance, max_tokens=100) for stance in ("for", "against")])

@@ -2,7 +2,7 @@
 import pytest
 from channels.db import database_sync_to_async
 
-from debates.models import Debate, Turn, Verdict
+from debates.models import Debate, Turn, Verdict, VerdictReading
 from debates.orchestrator import DebateRunner
 from debates.services import SeatSpec, debate_create
 from debates.tests.conftest import valid_verdict
@@ -40,7 +40,7 @@ async def test_two_local_seats_and_a_local_judge_finish_a_debate_streamed_in_del
     # parses: one score per seat, both readings of the seat-swap check.
     verdict = await Verdict.objects.aget(debate=debate)
     assert verdict.parsed, (verdict.parse_error, verdict.raw_text)
-    assert await verdict.scores.acount() == 2 and await verdict.readings.acount() == 2
+    assert await verdict.scores.acount() == 2 and await VerdictReading.objects.filter(judge__verdict=verdict).acount() == 2
     assert verdict.swap_note.startswith("Seat-swap check")
 
 

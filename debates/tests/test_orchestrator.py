@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from debates import services, tasks
 from debates.models import Debate, Turn, TurnStatus, Verdict
 from debates.orchestrator import DebateRunner
-from debates.tests.conftest import VALID_VERDICT, valid_verdict
+from debates.tests.conftest import VALID_VERDICT, valid_verdict, verdict_json
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,8 +98,7 @@ async def test_a_valid_verdict_is_stored_with_scores_and_winner(debate_on, opena
 
 
 async def test_an_invalid_verdict_is_repaired_with_one_more_request(debate_on, openai_server):
-    replies = iter(['{"summary": "Close.", "scores": {"A": {"reasoning": "r", "score": 14}}, "winner": "C"}',
-                    VALID_VERDICT])
+    replies = iter([verdict_json(scores={"A": 14}, winner="C"), VALID_VERDICT])
     openai_server.responder = lambda body: next(replies) if is_judge(body) else "An argument."
     debate = await make(debate_on, openai_server, rounds=1, swap_check=False)  # one reading: two scripted replies
 
@@ -110,7 +109,8 @@ async def test_an_invalid_verdict_is_repaired_with_one_more_request(debate_on, o
     assert verdict.parsed and verdict.repaired
     assert len(judge_requests) == 2
     repair = judge_requests[1].body["messages"][-1]["content"]
-    assert "scores.A.score: Input should be less than or equal to 10" in repair and "scores.B: Field required" in repair
+    assert "scores.A.argument_strength.score: Input should be less than or equal to 10" in repair
+    assert "scores.B: Field required" in repair and "winner: Input should be 'A' or 'B'" in repair
 
 
 async def test_a_verdict_that_stays_invalid_is_kept_unparsed_never_invented(debate_on, openai_server):

@@ -15,7 +15,8 @@ class Command(BaseCommand):
         parser.add_argument("--topic", required=True)
         parser.add_argument("--seat", action="append", required=True, metavar="MODEL:STANCE[:PERSONA]",
                             help="a seat: model (id, provider/name or name), its stance, optionally a persona slug")
-        parser.add_argument("--judge", required=True, metavar="MODEL")
+        parser.add_argument("--judge", action="append", required=True, metavar="MODEL",
+                            help="the judge; give it up to 5 times for a panel (the first leads)")
         parser.add_argument("--rounds", type=int, default=2)
         parser.add_argument("--max-tokens", type=int, default=300)
         parser.add_argument("--temperature", type=float, default=0.7)
@@ -25,11 +26,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         try:
             seats = [self._seat(raw, options) for raw in options["seat"]]
-            judge = LLMModel.objects.lookup(options["judge"])
+            judges = [LLMModel.objects.lookup(ref) for ref in options["judge"]]
             seat_models = [LLMModel.objects.select_related("provider").get(pk=seat.model_id) for seat in seats]
-            async_to_sync(models_preflight)(seat_models=seat_models, judge_model=judge)  # before anything is saved
+            async_to_sync(models_preflight)(seat_models=seat_models, judge_models=judges)  # before anything is saved
             debate = debate_create(topic=options["topic"], rounds=options["rounds"], seats=seats,
-                                   judge_model_id=judge.pk, budget_usd=options["budget"])
+                                   judge_model_id=judges[0].pk, panel_model_ids=[j.pk for j in judges[1:]],
+                                   budget_usd=options["budget"])
             debate_mark_started(debate_id=debate.pk)
         except LLMModel.DoesNotExist as exc:
             raise CommandError(str(exc)) from None

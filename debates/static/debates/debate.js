@@ -230,6 +230,7 @@
       bar.append(fill);
       item.append(head, bar);
       if (score.reasoning) item.append(h("p", "reasoning", score.reasoning));
+      if (score.criteria && score.criteria.length) item.append(criteriaList(score.criteria, v.criteria || []));
       scores.append(item);
     }
     card.append(scores);
@@ -238,10 +239,9 @@
       for (const argument of v.key_arguments) list.append(h("li", null, argument));
       card.append(h("h3", null, "Key arguments"), list);
     }
-    if (v.swap_note) {
-      const held = v.swap_held === true ? "held" : v.swap_held === false ? "failed" : "unchecked";
-      card.append(h("p", `swap-note swap-${held}`, v.swap_note));
-    }
+    const panel = panelSection(v);
+    if (panel) card.append(panel);
+    if (v.swap_note) card.append(h("p", `swap-note swap-${swapClass(v.swap_held)}`, v.swap_note));
     // As debates/transcripts.py self_judging_text says it.
     const selfSeats = (v.judge_seat_ids || []).map(seatById).filter(Boolean).map((seat) => seat.display_name);
     if (selfSeats.length) {
@@ -258,6 +258,58 @@
     return card;
   }
 
+  function criteriaList(given, rubric) {
+    const names = Object.fromEntries(rubric.map((c) => [c.key, c.name]));
+    const list = h("dl", "criteria");
+    for (const c of given) {
+      const row = h("div", "criterion");
+      const term = h("dt", null, `${names[c.key] || c.key} `);
+      term.append(h("span", "criterion-score", formatScore(c.score)));
+      row.append(term, h("dd", "reasoning", c.reasoning));
+      list.append(row);
+    }
+    return list;
+  }
+
+  // As debates/verdict_card.py and debates/transcripts.py (judge_result_text, agreement_text) say it.
+  function panelSection(v) {
+    const judges = v.judges || [];
+    if (judges.length < 2) return null;
+    const section = h("div", "panel");
+    const list = h("ul", "panel-judges");
+    for (const judge of judges) {
+      const item = h("li", "panel-judge");
+      item.append(h("strong", null, judge.judge_display_name || "a removed model"), ": ",
+                  h("span", "judge-result", judgeResult(judge)));
+      if ((judge.judge_seat_ids || []).length) {
+        const flag = h("span", "self-flag", "also debates");
+        flag.title = "This judge's model also has a seat";
+        item.append(" ", flag);
+      }
+      if (judge.swap_note) item.append(h("p", `swap-note small swap-${swapClass(judge.swap_held)}`, judge.swap_note));
+      const consistency = consistencyText(judge.consistency);
+      if (consistency) item.append(h("p", "muted small", consistency));
+      list.append(item);
+    }
+    section.append(h("h3", null, "Panel"), list);
+    if (v.agreement !== null && v.agreement !== undefined) {
+      section.append(h("p", "agreement", `Panel agreement: ${Math.round(100 * v.agreement)}%`));
+    }
+    if (v.panel_note) section.append(h("p", "panel-note small", v.panel_note));
+    return section;
+  }
+
+  function judgeResult(judge) {
+    if (judge.error) return `gave no verdict: ${judge.error}`;
+    if (!judge.parsed) return "gave a verdict that could not be parsed";
+    const winner = seatById(judge.winner_seat_id);
+    return winner ? `named ${winner.display_name}` : "a tie";
+  }
+
+  function swapClass(held) {
+    return held === true ? "held" : held === false ? "failed" : "unchecked";
+  }
+
   // As debates/transcripts.py consistency_text says it.
   function consistencyText(c) {
     if (!c || !c.checked) return "";
@@ -272,6 +324,8 @@
     title.append(h("strong", null, "The judge's answer could not be parsed."));
     card.append(h("h2", null, "Verdict"), title);
     if (v.parse_error) card.append(h("p", "parse-error", v.parse_error));
+    const panel = panelSection(v);
+    if (panel) card.append(panel);
     card.append(h("p", "muted small", "The judge's raw answer:"), h("pre", "raw-text", v.raw_text || ""));
     if (v.fallback_reason) {
       card.append(h("p", "verdict-fallback small", fallbackNote(v.answered_by_model, v.judge_model, v.fallback_reason)));

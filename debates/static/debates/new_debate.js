@@ -54,13 +54,15 @@
 
   renumber();
 
-  // A judge that also has a seat may favour its own model's words (self-preference): say so before it starts.
+  // A judge (the lead or one on the panel) that also has a seat may favour its own model's words
+  // (self-preference): say so before it starts.
   const judge = document.querySelector("select[name=judge_model]");
   const warning = document.getElementById("judge-self-warning");
   function flagSelfJudging() {
     if (!judge || !warning) return;
     const seated = [...list.querySelectorAll("select[name$='-model']")].map((select) => select.value);
-    warning.hidden = !seated.includes(judge.value);
+    const panel = [...document.querySelectorAll("input[name=panel]:checked")].map((box) => box.value);
+    warning.hidden = ![judge.value, ...panel].some((id) => seated.includes(id));
   }
   document.getElementById("new-debate").addEventListener("change", flagSelfJudging);
   addButton.addEventListener("click", flagSelfJudging);
