@@ -16,11 +16,14 @@ PROVIDER_KEY = "sk-test-0123456789abcdef-secret"
 # Retries back off for a few milliseconds in tests (also in the servers and commands they start), not seconds:
 # how long to wait is tenacity's arithmetic, tested on its own; how many calls a fault costs is what tests count.
 os.environ["ARENA_LLM_RETRY_BACKOFF"] = "0.01"
+# No leaderboard is rebuilt behind a test's back when it saves a verdict: those that want one ask for it.
+os.environ["ARENA_LEADERBOARD_REBUILD_ON_CHANGE"] = "0"
 
 
 @pytest.fixture(autouse=True)
 def quick_retries(settings):
     settings.LLM_RETRY_BACKOFF_SECONDS = 0.01
+    settings.LEADERBOARD_REBUILD_ON_CHANGE = False  # as the environment above says for the servers tests start
 
 
 @pytest.fixture(scope="session", autouse=True)

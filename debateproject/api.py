@@ -16,6 +16,7 @@ from ninja.utils import check_csrf
 
 from accounts.models import ApiToken
 from debates.api import router as debates_router
+from ratings.api import router as ratings_router
 from debates.services import DebateError
 from providers.api import router as providers_router
 
@@ -71,6 +72,7 @@ api = NinjaAPI(
 )
 api.add_router("", providers_router)
 api.add_router("", debates_router)
+api.add_router("", ratings_router)
 
 
 class HealthOut(Schema):

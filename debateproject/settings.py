@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "providers",
     "debates",
     "accounts",
+    "ratings",
 ]
 
 MIDDLEWARE = [
@@ -135,6 +136,15 @@ LLM_RETRY_BACKOFF_SECONDS = envfloat("ARENA_LLM_RETRY_BACKOFF", 0.5)
 LLM_RETRY_AFTER_CAP_SECONDS = envfloat("ARENA_LLM_RETRY_AFTER_CAP", 30.0)
 # The port of the embedded llama.cpp server that `manage.py local_llm start` runs.
 LOCAL_LLM_PORT = envint("ARENA_LOCAL_LLM_PORT", 8080)
+
+# The leaderboard: bootstrap rounds per fit, and whether a new verdict or vote starts the default board's rebuild
+# at once (off in tests, which rebuild when they ask; a request never fits, it only queues a rebuild).
+LEADERBOARD_BOOTSTRAP_ROUNDS = envint("ARENA_LEADERBOARD_BOOTSTRAP_ROUNDS", 1000)
+# The fit's BLAS calls are small: a pool of BLAS threads only spins against the server's own work, and made the
+# fit 2 to 4 times slower on two cores (bench/bench_ratings.py). Set before numpy is first imported; an operator's
+# own value wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+LEADERBOARD_REBUILD_ON_CHANGE = envbool("ARENA_LEADERBOARD_REBUILD_ON_CHANGE", True)
 
 # Import LiteLLM in a background thread when the ASGI server starts (off in tests that time imports).
 LLM_PREWARM = envbool("ARENA_LLM_PREWARM", True)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from debates.models import (
-    Criterion, Debate, DebateCriterion, JudgeVerdict, PanelJudge, Persona, Seat, SeatScore, Turn, Verdict,
+    Criterion, Debate, DebateCriterion, JudgeVerdict, PanelJudge, Persona, Seat, SeatScore, Tag, Turn, Verdict,
 )
 
 
@@ -11,6 +11,12 @@ class PersonaAdmin(admin.ModelAdmin):
     list_filter = ["enabled"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name"]
+    search_fields = ["name"]
 
 
 @admin.register(Criterion)
@@ -47,9 +53,10 @@ class SeatInline(admin.TabularInline):
 @admin.register(Debate)
 class DebateAdmin(admin.ModelAdmin):
     list_display = ["topic", "status", "rounds", "current_round", "judge_model", "created_by", "created_at"]
-    list_filter = ["status"]
+    list_filter = ["status", "tags"]
     list_select_related = ["judge_model__provider", "created_by"]
     search_fields = ["topic"]
+    filter_horizontal = ["tags"]
     readonly_fields = ["status", "current_round", "started_at", "finished_at", "failure_reason", "last_seq",
                        "heartbeat_at", "cancel_requested", "created_at"]
     inlines = [SeatInline, PanelJudgeInline, DebateCriterionInline]

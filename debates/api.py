@@ -28,13 +28,14 @@ def create_debate(request, payload: DebateIn):
     debate = debate_create(topic=payload.topic, rounds=payload.rounds, judge_model_id=payload.judge_model_id,
                            panel_model_ids=payload.panel_model_ids, seats=[SeatSpec(**seat.model_dump()) for seat in payload.seats],
                            budget_usd=payload.budget_usd, blind_seats=payload.blind_seats,
-                           swap_check=payload.swap_check, created_by=request.auth)
+                           swap_check=payload.swap_check, tags=payload.tags, created_by=request.auth)
     return Status(201, _detail(debate.pk))
 
 
 @router.get("/debates", response={200: DebatePage, **error_responses()})
 def list_debates(request, query: Query[DebateListQuery]):
-    debates = Debate.objects.select_related("judge_model__provider").prefetch_related("panel__model", "criteria")
+    debates = Debate.objects.select_related("judge_model__provider").prefetch_related("panel__model", "criteria",
+                                                                                      "tags")
     if query.status:
         debates = debates.filter(status=query.status)
     start = (query.page - 1) * query.page_size

@@ -78,6 +78,10 @@ class DebateForm(forms.Form):
         error_messages={"invalid_choice": "Choose enabled models for the panel."},
     )
     budget_usd = budget_field()
+    tags = forms.CharField(
+        label="Topic tags", required=False, max_length=400,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. transport, cities"}),
+        help_text="Optional, separated by commas; the leaderboard can be narrowed to one.")
     blind_seats = forms.BooleanField(
         label="Debaters see each other as Speaker A, B, …", required=False, initial=True,
         help_text="The judge always does; names stay on this page.")
@@ -153,7 +157,7 @@ SeatFormSet = formset_factory(
 SEAT_FIELDS = {"model_id": "model", "stance": "stance", "persona": "persona", "display_name": "display_name",
                "temperature": "temperature"}
 DEBATE_FIELDS = {"topic": "topic", "rounds": "rounds", "judge_model_id": "judge_model", "budget_usd": "budget_usd",
-                 "blind_seats": "blind_seats", "swap_check": "swap_check", "panel_model_ids": "panel"}
+                 "blind_seats": "blind_seats", "swap_check": "swap_check", "panel_model_ids": "panel", "tags": "tags"}
 
 
 def blank_forms() -> tuple[DebateForm, BaseSeatFormSet]:

@@ -82,6 +82,18 @@ class Criterion(RubricLine, models.Model):
         return self.name
 
 
+class Tag(models.Model):
+    """A topic tag: debates carry any number, and the leaderboard can be narrowed to one."""
+
+    name = models.SlugField(max_length=40, unique=True, help_text="Lowercase letters, digits and hyphens.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class DebateStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     RUNNING = "running", "Running"
@@ -97,7 +109,7 @@ ACTIVE_STATUSES = (DebateStatus.RUNNING, DebateStatus.JUDGING)
 class DebateQuerySet(models.QuerySet):
     def with_listing(self) -> "DebateQuerySet":
         return self.select_related("judge_model__provider", "verdict__winner").prefetch_related(
-            "seats__model", "panel__model__provider", "criteria")
+            "seats__model", "panel__model__provider", "criteria", "tags")
 
 
 class Debate(models.Model):
@@ -132,6 +144,8 @@ class Debate(models.Model):
         "seat-swap check", default=True,
         help_text="Judge the transcript again with the seats' order and labels reversed; a win counts only when "
         "both readings name the same seat. Skipped when the budget cannot pay for the second reading.")
+
+    tags = models.ManyToManyField(Tag, blank=True, related_name="debates")
 
     objects = DebateQuerySet.as_manager()
 

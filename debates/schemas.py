@@ -49,6 +49,10 @@ class DebateIn(Schema):
                              "pay for it.")
 
 
+    tags: list[Text] = Field([], **documented("Optional topic tags (lowercase letters, digits and hyphens); the "
+                                              "leaderboard can be narrowed to one.", maxItems=10))
+
+
 class ResumeIn(Schema):
     budget_usd: float | None = Field(None, description="A new budget in USD (null: none). Leave it out to keep the "
                                      "debate's budget.")
@@ -103,6 +107,7 @@ class DebateOut(Schema):
     swap_check: bool = Field(description="Whether the verdict is checked by a second reading with the seats swapped.")
     panel_model_ids: list[int] = Field(description="The judges beside the lead judge (judge_model_id), in order.")
     panel_models: list[str]
+    tags: list[str]
     criteria: list[CriterionOut] = Field(description="The rubric the debate is scored by, copied when it started "
                                            "(empty before): later edits of the rubric never change it.")
 

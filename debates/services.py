@@ -1,5 +1,6 @@
 """Workflows across debates, seats and turns. The browser, the API and `run_debate` all call these."""
 import math
+import re
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
@@ -10,7 +11,7 @@ from debates import budget, judge, tasks
 from debates.events import emit_once
 from debates.models import (
     MAX_PANEL, MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, Criterion, Debate, DebateStatus, PanelJudge, Persona,
-    Seat, Turn,
+    Seat, Tag, Turn,
 )
 from debates.prompts import CriterionView, seat_system_prompt, speaker_label
 from providers import preflight
@@ -74,7 +75,7 @@ UNCHANGED = object()  # debate_resume's budget_usd when the budget stays as it i
 @transaction.atomic
 def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model_id: int,
                   panel_model_ids: list[int] = (), budget_usd: float | None = None, blind_seats: bool = True,
-                  swap_check: bool = True, created_by=None) -> Debate:
+                  swap_check: bool = True, tags: list[str] = (), created_by=None) -> Debate:
     errors: dict[str, list[str]] = {}
     topic = (topic or "").strip()
     if not topic:
@@ -100,6 +101,9 @@ def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model
             errors.setdefault(f"seats.{index}.{field}", []).append(message)
     if problem := _budget_problem(budget_usd, [usable[i] for i in wanted if i in usable]):
         errors["budget_usd"] = [problem]
+    tags = sorted({tag.strip().lower() for tag in tags if tag.strip()})
+    if problem := _tags_problem(tags):
+        errors["tags"] = [problem]
     if not errors:
         errors.update(_window_problems([usable[i] for i in [judge_model_id, *panel_model_ids]], topic=topic,
                                        seats=[(s.stance, s.max_tokens) for s in seats], rubric=[c.as_view() for c in Criterion.objects.rubric()]))
@@ -111,6 +115,7 @@ def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model
                                    created_by=created_by)
     PanelJudge.objects.bulk_create(PanelJudge(debate=debate, position=position, model=usable[model_id])
                                    for position, model_id in enumerate(panel_model_ids, start=2))
+    debate.tags.set([Tag.objects.get_or_create(name=name)[0] for name in tags])
     names = _display_names(seats, usable, personas)
     for position, (spec, name) in enumerate(zip(seats, names), start=1):
         persona = personas.get(spec.persona) if spec.persona else None
@@ -139,6 +144,18 @@ def _seat_problems(spec: SeatSpec, usable: dict, personas: dict):
         yield "max_tokens", "Choose max tokens from 16 to 8192."
     if len(spec.display_name) > 100:
         yield "display_name", "Keep the name under 100 characters."
+
+
+MAX_TAGS = 10
+TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+def _tags_problem(tags: list[str]) -> str:
+    if len(tags) > MAX_TAGS:
+        return f"Give at most {MAX_TAGS} tags."
+    if bad := [tag for tag in tags if not TAG_PATTERN.match(tag)]:
+        return (f"A tag is up to 40 lowercase letters, digits and hyphens (not: {', '.join(bad[:3])}).")
+    return ""
 
 
 def _panel_problem(judge_model_id: int, panel_model_ids: list[int], usable: dict) -> str:

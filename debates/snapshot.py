@@ -105,7 +105,8 @@ def debate_dict(debate: Debate) -> dict:
             # .all(): a listing prefetches them (Debate.objects.with_listing)
             "panel_model_ids": [place.model_id for place in debate.panel.all()],
             "panel_models": [place.model.litellm_model_name for place in debate.panel.all()],
-            "criteria": [criterion_dict(c) for c in debate.criteria.all()]}
+            "criteria": [criterion_dict(c) for c in debate.criteria.all()],
+            "tags": [tag.name for tag in debate.tags.all()]}
 
 
 def debate_snapshot(debate_id: int) -> dict:

@@ -227,6 +227,8 @@ def _facts(snapshot: dict) -> list[str]:
              f"Judge: {', '.join([debate['judge_model'], *debate.get('panel_models', [])])}", f"Created: {debate['created_at']}"]
     if debate["finished_at"]:
         facts.append(f"Finished: {debate['finished_at']}")
+    if debate.get("tags"):
+        facts.append(f"Tags: {', '.join(debate['tags'])}")
     if debate["failure_reason"]:
         facts.append(f"Failure: {_one_line(debate['failure_reason'])}")
     facts.append(f"Tokens: {totals['prompt_tokens']} prompt + {totals['completion_tokens']} completion = "

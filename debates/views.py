@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -27,8 +28,16 @@ DEBATES_PER_PAGE = 30
 
 @login_required
 def debate_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(Debate.objects.with_listing(), DEBATES_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "debates/list.html", {"page": page})
+    """Every debate, newest first; `?model=ID` those a model argued or judged in (the leaderboard links here),
+    `?tag=NAME` those with a topic tag."""
+    debates, model, tag = Debate.objects.with_listing(), request.GET.get("model", ""), request.GET.get("tag", "")
+    if model.isdigit():
+        debates = debates.filter(Q(seats__model_id=model) | Q(judge_model_id=model) | Q(panel__model_id=model))
+    if tag:
+        debates = debates.filter(tags__name=tag)
+    page = Paginator(debates.distinct(), DEBATES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "debates/list.html", {"page": page, "model_id": model if model.isdigit() else "",
+                                                 "tag": tag})
 
 
 @login_required
@@ -132,7 +141,8 @@ def _create(form, seats, user) -> Debate | None:
             topic=form.cleaned_data["topic"], rounds=form.cleaned_data["rounds"], seats=seats.specs(),
             judge_model_id=form.cleaned_data["judge_model"].pk,
             panel_model_ids=[model.pk for model in form.cleaned_data["panel"]], budget_usd=form.cleaned_data["budget_usd"],
-            blind_seats=form.cleaned_data["blind_seats"], swap_check=form.cleaned_data["swap_check"], created_by=user)
+            blind_seats=form.cleaned_data["blind_seats"], swap_check=form.cleaned_data["swap_check"],
+            tags=form.cleaned_data["tags"].split(","), created_by=user)
     except services.DebateValidationError as error:
         add_service_errors(error.errors, form, seats)
         return None

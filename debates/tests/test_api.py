@@ -107,6 +107,20 @@ def test_it_creates_a_debate_with_a_panel_of_judges(api, model):
     assert listed["panel_model_ids"] == data["panel_model_ids"]
 
 
+def test_it_creates_a_debate_with_topic_tags(api, model):
+    response = create(api, debate_body(model) | {"tags": ["Transport", "cities", "transport"]})
+
+    assert response.status_code == 201, response.content
+    assert response.json()["tags"] == ["cities", "transport"]
+    assert sorted(Debate.objects.get().tags.values_list("name", flat=True)) == ["cities", "transport"]
+
+
+def test_a_tag_that_is_not_a_slug_is_refused(api, model):
+    assert_error(create(api, debate_body(model) | {"tags": ["no spaces!"]}), 422, "validation_error",
+                 {"tags": "lowercase letters, digits and hyphens"})
+    assert not Debate.objects.exists()
+
+
 def test_a_panel_with_a_judge_twice_is_refused(api, model):
     body = debate_body(model) | {"panel_model_ids": [model.pk]}
 

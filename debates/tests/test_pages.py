@@ -223,6 +223,24 @@ def test_the_list_shows_each_debate_with_its_status_seats_and_winner(admin_clien
     assert '<td class="winner-cell">Grace</td>' in tea
 
 
+def test_the_list_narrows_to_a_models_debates_or_a_tag(admin_client):
+    from debates.models import Tag
+
+    judge_only = LLMModelFactory()
+    mine = make_debate(topic="Tea beats coffee")
+    theirs = make_debate(topic="Trains beat planes", judge_model=judge_only)
+    theirs.tags.add(Tag.objects.create(name="transport"))
+
+    def topics(query: str) -> list[str]:
+        html = admin_client.get("/" + query).content.decode()
+        return re.findall(r'debate-row.*?<a href="[^"]+">([^<]+)</a>', html, re.DOTALL)
+
+    assert topics(f"?model={mine.seats.first().model_id}") == ["Tea beats coffee"]
+    assert topics(f"?model={judge_only.pk}") == ["Trains beat planes"]  # judging counts
+    assert topics("?tag=transport") == ["Trains beat planes"]
+    assert sorted(topics("")) == ["Tea beats coffee", "Trains beat planes"]
+
+
 def test_a_debate_shows_its_transcript_by_round(admin_client):
     debate = make_debate(status=DebateStatus.RUNNING, current_round=2, heartbeat_at=timezone.now())
     ada, grace = debate.seats.all()

@@ -1,0 +1,112 @@
+"""The leaderboard: built from outcomes in the background, kept as a Board row per set of filters, served from it.
+
+A request never fits anything: it reads the board for its filters; when the outcomes changed since the board was
+built (or there is none yet) it asks for a rebuild in the background and shows what it has, saying so.
+"""
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from debates.models import Debate, Verdict
+from providers.models import LLMModel
+from ratings import fit
+from ratings.models import Board, LeaderboardSetting, Vote
+from ratings.outcomes import Filters, collect
+from ratings.trust import trust_figures
+
+logger = logging.getLogger("ratings")
+SEED = 20261201  # fixed: a rebuild from the same outcomes gives identical numbers
+
+_builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leaderboard")
+_pending: set[str] = set()
+_lock = threading.Lock()
+
+
+def outcomes_version() -> str:
+    """Names the state of every input of every board: a verdict, a vote, a tag or the anchor that changes changes
+    it. A few aggregate queries, cheap enough for every request."""
+    verdicts = Verdict.objects.aggregate(n=Count("pk"), last=Max("pk"))
+    votes = Vote.objects.aggregate(n=Count("pk"), last=Max("updated_at"))
+    tags = Debate.tags.through.objects.aggregate(n=Count("pk"), last=Max("pk"))
+    completed = Debate.objects.filter(verdict__isnull=False).aggregate(last=Max("finished_at"))
+    anchor = LeaderboardSetting.load().anchor_model_id
+    return (f"v{verdicts['n']}.{verdicts['last']}-u{votes['n']}.{votes['last']}-t{tags['n']}.{tags['last']}"
+            f"-f{completed['last']}-a{anchor}")
+
+
+def build(filters: Filters) -> dict:
+    """The board for these filters, computed now (the background builder and the terminal command call this)."""
+    outcomes = collect(filters)
+    anchor = LeaderboardSetting.load().anchor_model_id
+    models = {m.pk: m for m in LLMModel.objects.select_related("provider").filter(
+        pk__in={o.model_a for o in outcomes} | {o.model_b for o in outcomes})}
+    rows = []
+    if outcomes:
+        arrays, keys = fit.outcomes_from_records((o.model_a, o.model_b, o.result, o.debate_id) for o in outcomes)
+        table = fit.rate_models(arrays, rounds=settings.LEADERBOARD_BOOTSTRAP_ROUNDS, seed=SEED,
+                                anchor=keys.index(anchor) if anchor in keys else None)
+        for row in table:
+            model = models[keys[row.model]]
+            rows.append({"model_id": model.pk, "model": model.litellm_model_name, "display_name": model.display_name,
+                         "rating": row.rating, "lower": row.lower, "upper": row.upper, "wins": row.wins,
+                         "losses": row.losses, "ties": row.ties, "games": row.games, "debates": row.debates})
+        rows.sort(key=lambda r: -r["rating"])
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    return {"filters": filters.as_dict(), "models": rows, "outcomes": len(outcomes),
+            "debates": len({o.debate_id for o in outcomes}), "anchor_model_id": anchor,
+            "bootstrap_rounds": settings.LEADERBOARD_BOOTSTRAP_ROUNDS, "seed": SEED, "trust": trust_figures(filters.debates()),
+            "built_at": timezone.now().isoformat()}
+
+
+def current(filters: Filters) -> tuple[dict | None, bool]:
+    """(the board as last built or None, whether it is current); asks for a rebuild when it is not."""
+    version = outcomes_version()
+    board = Board.objects.filter(key=filters.key()).first()
+    fresh = board is not None and board.version == version
+    if not fresh:
+        rebuild_soon(filters)
+    return (board.data if board else None), fresh
+
+
+def rebuild_soon(filters: Filters) -> None:
+    """Queue a rebuild of this board on the background builder, once however often it is asked for."""
+    key = filters.key()
+    with _lock:
+        if key in _pending:
+            return
+        _pending.add(key)
+    _builder.submit(_rebuild, filters)
+
+
+def _rebuild(filters: Filters) -> None:
+    close_old_connections()
+    try:
+        version = outcomes_version()  # before reading outcomes: a change during the build leaves it stale
+        started = time.monotonic()
+        data = build(filters)
+        Board.objects.update_or_create(key=filters.key(), defaults={
+            "version": version, "data": data, "build_seconds": time.monotonic() - started})
+    except Exception:  # noqa: BLE001 - the next request asks again; the page says the board is not ready
+        logger.exception("leaderboard %s could not be built", filters.key())
+    finally:
+        with _lock:
+            _pending.discard(filters.key())
+        close_old_connections()
+
+
+def wait_idle(timeout: float = 30.0) -> None:
+    """Block until every queued build has finished (for tests and the benchmark)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with _lock:
+            if not _pending:
+                return
+        time.sleep(0.02)
+    raise TimeoutError("the leaderboard builds did not finish")
