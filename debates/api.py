@@ -6,10 +6,12 @@ from ninja import Body, Query, Router, Status
 
 from debates.models import Debate, Persona
 from debates.schemas import (
-    DebateDetailOut, DebateIn, DebateListQuery, DebateOut, DebatePage, PersonaOut, ResumeIn, TranscriptQuery,
+    DebateDetailOut, DebateIn, DebateListQuery, DebateOut, DebatePage, PersonaOut, ReplayIn, ResumeIn,
+    TranscriptQuery,
 )
 from debates.services import (
-    UNCHANGED, DebateNotFound, SeatSpec, debate_cancel, debate_create, debate_delete, debate_resume, debate_start,
+    UNCHANGED, DebateNotFound, SeatSpec, debate_cancel, debate_create, debate_delete, debate_replay, debate_resume,
+    debate_start,
 )
 from debates.snapshot import debate_dict, debate_snapshot
 from debates.transcripts import FORMATS, debate_totals, render_transcript, transcript_filename
@@ -28,8 +30,18 @@ def create_debate(request, payload: DebateIn):
     debate = debate_create(topic=payload.topic, rounds=payload.rounds, judge_model_id=payload.judge_model_id,
                            panel_model_ids=payload.panel_model_ids, seats=[SeatSpec(**seat.model_dump()) for seat in payload.seats],
                            budget_usd=payload.budget_usd, blind_seats=payload.blind_seats,
-                           swap_check=payload.swap_check, tags=payload.tags, created_by=request.auth)
+                           swap_check=payload.swap_check, tags=payload.tags, format=payload.format,
+                           early_stop=payload.early_stop, created_by=request.auth)
     return Status(201, _detail(debate.pk))
+
+
+@router.post("/debates/{debate_id}/replay", response={201: DebateDetailOut, **error_responses(400, 404, 409)})
+def replay_debate(request, debate_id: int, payload: ReplayIn):
+    """A new draft of this finished, failed or cancelled debate with one seat's model (or the judge) replaced;
+    start it like any draft. Compare both at /debates/{id}/compare/{other}/."""
+    replay = debate_replay(debate_id=debate_id, model_id=payload.model_id, seat_id=payload.seat_id,
+                           by=request.auth)
+    return Status(201, _detail(replay.pk))
 
 
 @router.get("/debates", response={200: DebatePage, **error_responses()})

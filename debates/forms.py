@@ -6,6 +6,7 @@ debate may be, and the errors it raises are put back next to the fields they nam
 from django import forms
 from django.forms import BaseFormSet, formset_factory
 
+from debates.formats import DEFAULT_FORMAT, FORMATS
 from debates.models import MAX_PANEL, MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, Persona
 from debates.services import MAX_BUDGET_USD, SeatSpec
 from providers.models import LLMModel
@@ -49,6 +50,24 @@ def budget_field() -> forms.FloatField:
     )
 
 
+class ReplayForm(forms.Form):
+    """"Replay with a change": which seat (or the judge) gets which model."""
+
+    target = forms.ChoiceField(label="Change", error_messages={"required": "Choose what to change."})
+    model = ModelChoice(queryset=LLMModel.objects.none(), label="to",
+                        error_messages={"required": "Choose a model.", "invalid_choice": "Choose an enabled model."})
+
+    def __init__(self, *args, seats=(), **kwargs) -> None:
+        super().__init__(*args, **{"label_suffix": "", **kwargs})
+        self.fields["target"].choices = [("judge", "the judge"), *((str(s.pk), f"{s.display_name}'s model")
+                                                                   for s in seats)]
+        self.fields["model"].queryset = usable_models()
+
+    def seat_id(self) -> int | None:
+        target = self.cleaned_data["target"]
+        return None if target == "judge" else int(target)
+
+
 class BudgetForm(forms.Form):
     """The budget a debate resumes with (the Resume button's field); empty means none."""
 
@@ -61,6 +80,9 @@ class DebateForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "This house believes that…"}),
         error_messages={"required": "Enter the motion to debate."},
     )
+    format = forms.ChoiceField(
+        choices=[(key, f"{chosen.name}: {chosen.description}") for key, chosen in FORMATS.items()],
+        initial=DEFAULT_FORMAT, label="Format", required=False)  # a form without it: free rounds
     rounds = forms.IntegerField(
         min_value=MIN_ROUNDS, max_value=MAX_ROUNDS, initial=3,
         error_messages={"required": f"Choose between {MIN_ROUNDS} and {MAX_ROUNDS} rounds."},
@@ -82,6 +104,10 @@ class DebateForm(forms.Form):
         label="Topic tags", required=False, max_length=400,
         widget=forms.TextInput(attrs={"placeholder": "e.g. transport, cities"}),
         help_text="Optional, separated by commas; the leaderboard can be narrowed to one.")
+    early_stop = forms.BooleanField(
+        label="Stop early on consensus", required=False, initial=False,
+        help_text="After each round from the second, the judge's model says whether the seats now agree; if they "
+                  "do, the debate is judged there.")
     blind_seats = forms.BooleanField(
         label="Debaters see each other as Speaker A, B, …", required=False, initial=True,
         help_text="The judge always does; names stay on this page.")
@@ -157,7 +183,8 @@ SeatFormSet = formset_factory(
 SEAT_FIELDS = {"model_id": "model", "stance": "stance", "persona": "persona", "display_name": "display_name",
                "temperature": "temperature"}
 DEBATE_FIELDS = {"topic": "topic", "rounds": "rounds", "judge_model_id": "judge_model", "budget_usd": "budget_usd",
-                 "blind_seats": "blind_seats", "swap_check": "swap_check", "panel_model_ids": "panel", "tags": "tags"}
+                 "blind_seats": "blind_seats", "swap_check": "swap_check", "panel_model_ids": "panel", "tags": "tags",
+                 "format": "format", "early_stop": "early_stop"}
 
 
 def blank_forms() -> tuple[DebateForm, BaseSeatFormSet]:

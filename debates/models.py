@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from debates.formats import DEFAULT_FORMAT, FORMATS, Format
 from debates.prompts import CriterionView
 from providers.models import LLMModel
 
@@ -146,6 +147,19 @@ class Debate(models.Model):
         "both readings name the same seat. Skipped when the budget cannot pay for the second reading.")
 
     tags = models.ManyToManyField(Tag, blank=True, related_name="debates")
+    format = models.CharField(max_length=20, default=DEFAULT_FORMAT,
+                              choices=[(key, chosen.name) for key, chosen in FORMATS.items()])
+    # Early stop: after each round from the second, the judge model says whether the seats now agree; when they
+    # do, the debate is judged there. The round it stopped after and why, for every place that shows it.
+    early_stop = models.BooleanField("stop early on consensus", default=False)
+    stopped_after_round = models.PositiveSmallIntegerField(null=True, blank=True)
+    early_stop_reason = models.TextField(blank=True)
+    # What the convergence questions cost (they are neither turns nor the verdict), for the ledger.
+    convergence_usd = models.FloatField(default=0.0)
+    convergence_unpriced = models.PositiveIntegerField(default=0)
+    # A replay: the debate it repeats with one change, and that change in words.
+    replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays")
+    replay_change = models.CharField(max_length=300, blank=True)
 
     objects = DebateQuerySet.as_manager()
 
@@ -154,6 +168,15 @@ class Debate(models.Model):
 
     def __str__(self) -> str:
         return self.topic
+
+    @property
+    def debate_format(self) -> Format:
+        return FORMATS[self.format]
+
+    @property
+    def last_round(self) -> int:
+        """The round the debate ends after: its last, or the one it stopped early after."""
+        return self.stopped_after_round or self.rounds
 
     @property
     def is_active(self) -> bool:
@@ -211,8 +234,10 @@ class Debate(models.Model):
             seat.save(update_fields=["spent_usd", "unpriced_calls"])
             seats.append({"seat_id": seat.pk, "spent_usd": seat.spent_usd, "unpriced_calls": seat.unpriced_calls})
         verdicts = list(Verdict.objects.filter(debate=self).values_list("cost_usd", flat=True))  # none or one
-        self.spent_usd = sum(seat["spent_usd"] for seat in seats) + sum(cost or 0.0 for cost in verdicts)
-        self.unpriced_calls = sum(seat["unpriced_calls"] for seat in seats) + verdicts.count(None)
+        self.spent_usd = (sum(seat["spent_usd"] for seat in seats) + sum(cost or 0.0 for cost in verdicts)
+                          + self.convergence_usd)
+        self.unpriced_calls = (sum(seat["unpriced_calls"] for seat in seats) + verdicts.count(None)
+                               + self.convergence_unpriced)
         Debate.objects.filter(pk=self.pk).update(spent_usd=self.spent_usd, unpriced_calls=self.unpriced_calls)
         return {"spent_usd": self.spent_usd, "unpriced_calls": self.unpriced_calls, "seats": seats}
 

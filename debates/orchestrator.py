@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from debates import budget, judge, panel
+from debates import budget, convergence, judge, panel
 from debates.events import DeltaBuffer, EventStream, Listener
 from debates.models import (
     Debate, DebateStatus, JudgeVerdict, Seat, SeatScore, Turn, TurnStatus, Verdict, VerdictReading,
@@ -82,23 +82,55 @@ class DebateRunner:
 
     async def _run(self, plan: DebatePlan) -> None:
         await self.events.emit("debate.started", {"resumed": bool(plan.done)}, lambda: _mark_running(self.debate_id))
-        for round_number in range(1, plan.debate.rounds + 1):
+        debate, chosen = plan.debate, plan.debate.debate_format
+        for round_number in range(1, debate.last_round + 1):
             pending = [seat for seat in plan.seats if (seat.pk, round_number) not in plan.done]
             if not pending:
                 continue
-            await self.events.emit("round.started", {"round": round_number},
+            phase = chosen.phase_of(round_number, debate.rounds)
+            await self.events.emit("round.started", {"round": round_number, "phase": phase.key,
+                                                     "phase_name": phase.name},
                                    lambda r=round_number: _set_debate(self.debate_id, current_round=r))
             for seat in pending:
                 await self._turn(plan, seat, round_number)
+            if debate.early_stop and 2 <= round_number < debate.rounds and await self._converged(plan, round_number):
+                break
         await self._judge(plan)
+
+    async def _converged(self, plan: DebatePlan, round_number: int) -> bool:
+        """Ask the judge model whether the seats now agree; when they do, record where and why it stops."""
+        model = await _fresh_model(plan.debate.judge_model_id)
+        context = {"topic": plan.debate.topic, "seats": [_view(seat) for seat in plan.seats],
+                   "transcript": plan.transcript}
+        messages = convergence.messages_for(model, **context)
+        await self._within_budget(plan, [(model, budget.prompt_tokens(messages), convergence.MAX_TOKENS)],
+                                  f"the consensus check after round {round_number}")
+        try:
+            found = await convergence.ask(model, **context)
+        except LLMError as error:
+            raise DebateStopped(_reason(f"The consensus check after round {round_number}", error)) from error
+        reason = (f"Stopped early after round {round_number} of {plan.debate.rounds}: the seats agree. "
+                  f"{found.reason}").strip() if found.converged else ""
+        payload = {"round": round_number, "converged": found.converged, "reason": reason}
+
+        def save() -> dict:
+            _record_convergence(self.debate_id, round_number if found.converged else None, reason, found.cost_usd)
+            return {"spend": self._refresh_spend()}
+
+        await self.events.emit("round.checked", payload, save)
+        if found.converged:
+            plan.debate.stopped_after_round, plan.debate.early_stop_reason = round_number, reason
+        return found.converged
 
     # ---- one turn -----------------------------------------------------------------------------
     async def _turn(self, plan: DebatePlan, seat: Seat, round_number: int) -> None:
         model = await _fresh_model(seat.model_id)  # an admin's edit applies from the next turn
-        messages = seat_messages(topic=plan.debate.topic, seat=_view(seat), round_number=round_number,
-                                 rounds=plan.debate.rounds, transcript=plan.transcript,
+        debate = plan.debate
+        messages = seat_messages(topic=debate.topic, seat=_view(seat), round_number=round_number,
+                                 rounds=debate.rounds, transcript=plan.transcript,
                                  context_window=model.context_window, max_tokens=seat.max_tokens,
-                                 blind=plan.debate.blind_seats)
+                                 blind=debate.blind_seats, phase=debate.debate_format.brief_of(round_number,
+                                                                                              debate.rounds))
         await self._within_budget(plan, [(model, budget.prompt_tokens(messages), seat.max_tokens)],
                                   f"{seat.display_name}'s turn in round {round_number}")
         turn = await self._start_turn(seat, round_number)
@@ -123,7 +155,8 @@ class DebateRunner:
             raise DebateStopped(_reason(f"{seat.display_name}'s turn in round {round_number}", error)) from error
         await self._complete_turn(turn, answer)
         plan.transcript.append(SpokenTurn(round=round_number, position=seat.order, speaker=seat.display_name,
-                                          stance=seat.stance, text=answer.result.text))
+                                          stance=seat.stance, text=answer.result.text,
+                                          phase=debate.debate_format.label_of(round_number, debate.rounds)))
 
     async def _within_budget(self, plan: DebatePlan, calls: list[tuple[LLMModel, int, int]], what: str) -> None:
         """Stop before `calls` ((model, prompt tokens, max tokens) each) when at worst they would pass the budget."""
@@ -174,7 +207,10 @@ class DebateRunner:
     async def _judge(self, plan: DebatePlan) -> None:
         judges = [await _fresh_model(judge_id) for judge_id in plan.judge_ids]
         seats = [_view(seat) for seat in plan.seats]
-        context = {"topic": plan.debate.topic, "seats": seats, "rubric": plan.rubric, "transcript": plan.transcript}
+        # The judge reads the phases the format has it read (every phase of the built-in formats).
+        judged = [turn for turn in plan.transcript
+                  if plan.debate.debate_format.judged(turn.round, plan.debate.rounds)]
+        context = {"topic": plan.debate.topic, "seats": seats, "rubric": plan.rubric, "transcript": judged}
         calls = [(model, *size) for model in judges for size in judge.call_sizes(model, **context)]
         swap, skipped = plan.debate.swap_check, ""
         try:
@@ -240,8 +276,10 @@ def _load_plan(debate_id: int) -> DebatePlan:
         seat.order = order
     names = {seat.pk: seat for seat in seats}
     completed = list(debate.turns.filter(status=TurnStatus.COMPLETED).order_by("round", "seat__position"))
+    label = debate.debate_format.label_of
     transcript = [SpokenTurn(round=t.round, position=names[t.seat_id].order, speaker=names[t.seat_id].display_name,
-                             stance=names[t.seat_id].stance, text=t.text) for t in completed]
+                             stance=names[t.seat_id].stance, text=t.text, phase=label(t.round, debate.rounds))
+                  for t in completed]
     debate.copy_rubric()
     return DebatePlan(debate=debate, seats=seats, transcript=transcript, done={(t.seat_id, t.round) for t in completed},
                       judge_ids=debate.judge_model_ids(), rubric=[c.as_view() for c in debate.criteria.all()])
@@ -272,6 +310,16 @@ def _set_debate(debate_id: int, **fields) -> None:
 def _beat_once(debate_id: int) -> bool:
     Debate.objects.filter(pk=debate_id).update(heartbeat_at=timezone.now())
     return Debate.objects.filter(pk=debate_id, cancel_requested=True).exists()
+
+
+def _record_convergence(debate_id: int, stopped_after: int | None, reason: str, cost_usd: float | None) -> None:
+    debate = Debate.objects.get(pk=debate_id)
+    if cost_usd is None:
+        debate.convergence_unpriced += 1
+    else:
+        debate.convergence_usd += cost_usd
+    debate.stopped_after_round, debate.early_stop_reason = stopped_after, reason
+    debate.save(update_fields=["convergence_usd", "convergence_unpriced", "stopped_after_round", "early_stop_reason"])
 
 
 def _fail_turn(turn_id: int, text: str, kind: str, message: str) -> None:

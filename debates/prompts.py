@@ -47,11 +47,27 @@ class SpokenTurn:
     speaker: str
     stance: str
     text: str
+    phase: str = ""  # the format's phase ("Rebuttal"), where the format has several
 
     def render(self, *, blind: bool = False) -> str:
         """The turn as a line of the transcript; `blind` names the speaker by its label only."""
         who = speaker_label(self.position) if blind else self.speaker
-        return f"{who} ({self.stance}), round {self.round}: {self.text.strip()}"
+        phase = f" ({self.phase.lower()})" if self.phase else ""
+        return f"{who} ({self.stance}), round {self.round}{phase}: {self.text.strip()}"
+
+
+@dataclass(frozen=True)
+class PhaseView:
+    """What the format asks of this round's turns."""
+
+    name: str = ""
+    instructions: str = ""
+    word_limit: int | None = None
+
+    def brief(self) -> str:
+        parts = [f"Phase: {self.name}." if self.name else "", self.instructions,
+                 f"Keep this turn to about {self.word_limit} words." if self.word_limit else ""]
+        return " ".join(part for part in parts if part)
 
 
 def seat_system_prompt(*, display_name: str, stance: str, persona_prompt: str = "") -> str:
@@ -68,14 +84,16 @@ def estimate_tokens(text: str) -> int:
 
 
 def seat_messages(*, topic: str, seat: SeatView, round_number: int, rounds: int, transcript: list[SpokenTurn],
-                  context_window: int, max_tokens: int, blind: bool = False) -> list[Message]:
+                  context_window: int, max_tokens: int, blind: bool = False,
+                  phase: PhaseView = PhaseView()) -> list[Message]:
     """The seat's prompt, kept within its model's context window; `blind` names every seat by its label only.
 
     The topic, the stance and the newest turns always stay; the oldest turns go first, replaced by a
     note saying how many were left out.
     """
     system = seat.system_prompt
-    head = f"Motion: {topic}\nThis is round {round_number} of {rounds}.\n\nTranscript so far:\n"
+    brief = f"\n{phase.brief()}" if phase.brief() else ""
+    head = f"Motion: {topic}\nThis is round {round_number} of {rounds}.{brief}\n\nTranscript so far:\n"
     cue = f"\n\n{seat.name(blind=blind)} ({seat.stance}), round {round_number}:"
     budget = context_window - max_tokens - estimate_tokens(system + head + cue) - 16
     body = _fitted([turn.render(blind=blind) for turn in transcript], budget)
@@ -125,6 +143,20 @@ def judge_messages(*, topic: str, seats: list[SeatView], rubric: list[CriterionV
               f"speaker:\n{judge_shape(labels, [c.key for c in rubric])}")
     head = f"Motion: {topic}\n\nSpeakers:\n{roster}\n\nTranscript:\n"
     cue = "\n\nYour verdict as JSON:"
+    budget = context_window - max_tokens - estimate_tokens(system + head + cue) - 16
+    spoken = "\n\n".join(_fitted([turn.render(blind=True) for turn in transcript], budget))
+    return [{"role": "system", "content": system}, {"role": "user", "content": head + spoken + cue}]
+
+
+def convergence_messages(*, topic: str, seats: list[SeatView], transcript: list[SpokenTurn], context_window: int,
+                         max_tokens: int) -> list[Message]:
+    """The early-stop question, identity-blind like the judge's prompt: have the speakers come to agree?"""
+    roster = "\n".join(f"{speaker_label(seat.position)}: arguing {seat.stance}" for seat in seats)
+    system = ("You watch a debate for consensus. Say whether the speakers now agree on the motion, so that more "
+              "rounds would add nothing. Reply with JSON only, in exactly this shape: "
+              '{"reason": "one sentence on where the speakers stand", "converged": true or false}')
+    head = f"Motion: {topic}\n\nSpeakers:\n{roster}\n\nTranscript:\n"
+    cue = "\n\nYour answer as JSON:"
     budget = context_window - max_tokens - estimate_tokens(system + head + cue) - 16
     spoken = "\n\n".join(_fitted([turn.render(blind=True) for turn in transcript], budget))
     return [{"role": "system", "content": system}, {"role": "user", "content": head + spoken + cue}]

@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 
 from ninja import Field, Schema
 
+from debates.formats import DEFAULT_FORMAT, FORMATS
 from debates.models import MAX_PANEL, MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, DebateStatus, TurnStatus
 from providers.schemas import RowId
 
@@ -51,6 +52,19 @@ class DebateIn(Schema):
 
     tags: list[Text] = Field([], **documented("Optional topic tags (lowercase letters, digits and hyphens); the "
                                               "leaderboard can be narrowed to one.", maxItems=10))
+
+
+    format: Literal[tuple(FORMATS)] = Field(DEFAULT_FORMAT, description="rounds: every round alike; oxford: "
+                                            "opening statements, rebuttal rounds, closing statements (3 rounds "
+                                            "or more).")
+    early_stop: bool = Field(False, description="After each round from the second, the judge model says whether "
+                             "the seats now agree; if so the debate is judged there.")
+
+
+class ReplayIn(Schema):
+    model_id: RowId = Field(description="The model that replaces the seat's (or the judge's).")
+    seat_id: RowId | None = Field(None, description="The seat whose model changes; leave it out to change the "
+                                  "lead judge.")
 
 
 class ResumeIn(Schema):
@@ -108,6 +122,15 @@ class DebateOut(Schema):
     panel_model_ids: list[int] = Field(description="The judges beside the lead judge (judge_model_id), in order.")
     panel_models: list[str]
     tags: list[str]
+    format: str
+    format_name: str
+    phases: list[dict] = Field(description='Each round\'s phase: {"round", "key", "name"} ("" for free rounds).')
+    early_stop: bool
+    stopped_after_round: int | None = Field(description="The round the debate stopped after, when the seats "
+                                            "agreed early.")
+    early_stop_reason: str
+    replay_of_id: int | None = Field(description="The debate this one replays with one change.")
+    replay_change: str
     criteria: list[CriterionOut] = Field(description="The rubric the debate is scored by, copied when it started "
                                            "(empty before): later edits of the rubric never change it.")
 

@@ -10,9 +10,10 @@ from django.utils import timezone
 from debates import budget, judge, tasks
 from debates.events import emit_once
 from debates.models import (
-    MAX_PANEL, MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, Criterion, Debate, DebateStatus, PanelJudge, Persona,
-    Seat, Tag, Turn,
+    MAX_PANEL, MAX_ROUNDS, MAX_SEATS, MIN_ROUNDS, MIN_SEATS, Criterion, Debate, DebateCriterion, DebateStatus,
+    PanelJudge, Persona, Seat, Tag, Turn,
 )
+from debates.formats import DEFAULT_FORMAT, FORMATS, rounds_problem
 from debates.prompts import CriterionView, seat_system_prompt, speaker_label
 from providers import preflight
 from providers.models import LLMModel
@@ -75,7 +76,8 @@ UNCHANGED = object()  # debate_resume's budget_usd when the budget stays as it i
 @transaction.atomic
 def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model_id: int,
                   panel_model_ids: list[int] = (), budget_usd: float | None = None, blind_seats: bool = True,
-                  swap_check: bool = True, tags: list[str] = (), created_by=None) -> Debate:
+                  swap_check: bool = True, tags: list[str] = (), format: str = DEFAULT_FORMAT,
+                  early_stop: bool = False, created_by=None) -> Debate:
     errors: dict[str, list[str]] = {}
     topic = (topic or "").strip()
     if not topic:
@@ -84,6 +86,10 @@ def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model
         errors["topic"] = ["Keep the motion under 500 characters."]
     if not MIN_ROUNDS <= rounds <= MAX_ROUNDS:
         errors["rounds"] = [f"Choose between {MIN_ROUNDS} and {MAX_ROUNDS} rounds."]
+    if format not in FORMATS:
+        errors["format"] = [f"Choose a format: {', '.join(FORMATS)}."]
+    elif "rounds" not in errors and (problem := rounds_problem(format, rounds)):
+        errors["rounds"] = [problem]
     if not MIN_SEATS <= len(seats) <= MAX_SEATS:
         errors["seats"] = [f"A debate needs {MIN_SEATS} to {MAX_SEATS} seats, not {len(seats)}."]
     # An id past the database's integer range is simply not a model (SQLite would overflow on it).
@@ -112,7 +118,7 @@ def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model
 
     debate = Debate.objects.create(topic=topic, rounds=rounds, judge_model=usable[judge_model_id],
                                    budget_usd=budget_usd, blind_seats=blind_seats, swap_check=swap_check,
-                                   created_by=created_by)
+                                   format=format, early_stop=early_stop, created_by=created_by)
     PanelJudge.objects.bulk_create(PanelJudge(debate=debate, position=position, model=usable[model_id])
                                    for position, model_id in enumerate(panel_model_ids, start=2))
     debate.tags.set([Tag.objects.get_or_create(name=name)[0] for name in tags])
@@ -196,6 +202,63 @@ def _display_names(seats: list[SeatSpec], models: dict, personas: dict) -> list[
         names.append(spec.display_name.strip() or (persona.name if persona else models[spec.model_id].display_name))
     # Two seats with one name would make the transcript ambiguous, for readers and for the models.
     return [f"{name} #{i}" if names.count(name) > 1 else name for i, name in enumerate(names, start=1)]
+
+
+# ---- replay ------------------------------------------------------------------------------------
+REPLAYABLE = (DebateStatus.COMPLETED, DebateStatus.FAILED, DebateStatus.CANCELLED)
+
+
+@transaction.atomic
+def debate_replay(*, debate_id: int, model_id: int, seat_id: int | None = None, by=None) -> Debate:
+    """A new draft of the same debate (topic, format, seats, settings, panel, tags and rubric) with one change:
+    seat `seat_id`'s model, or, without a seat, the lead judge, replaced by `model_id`."""
+    original = _get(debate_id)
+    if original.status not in REPLAYABLE:
+        raise DebateStateError(f"This debate is {original.display_status}; only a finished, failed or cancelled "
+                               "debate can be replayed.")
+    model = LLMModel.objects.usable().filter(pk=model_id).first() if 0 < model_id < 2**63 else None
+    seats = list(original.seats.select_related("model").order_by("position"))
+    seat = next((s for s in seats if s.pk == seat_id), None)
+    errors = {}
+    if model is None:
+        errors["model_id"] = ["Choose an enabled model."]
+    if seat_id is not None and seat is None:
+        errors["seat_id"] = ["Choose a seat of this debate, or none to replace the judge."]
+    if errors:
+        raise DebateValidationError("The replay cannot be made as given.", errors=errors)
+    was = seat.model if seat else original.judge_model
+    panel = [place.model for place in original.panel.select_related("model__provider")]
+    judges = [original.judge_model if seat else model, *panel]
+    if was.pk == model.pk:
+        errors["model_id"] = [f"{'That seat' if seat else 'The judge'} already uses {model.display_name}: "
+                              "choose another."]
+    elif not seat and model in panel:
+        errors["model_id"] = [f"{model.display_name} already sits on the panel: choose another judge."]
+    elif problem := _budget_problem(original.budget_usd, [model]):
+        errors["model_id"] = [problem]
+    elif window := _window_problems(judges, topic=original.topic, seats=[(s.stance, s.max_tokens) for s in seats],
+                                    rubric=[c.as_view() for c in original.rubric()]):
+        errors["model_id"] = [message for messages in window.values() for message in messages]
+    if errors:
+        raise DebateValidationError("The replay cannot be made as given.", errors=errors)
+    who = f"{seat.display_name}'s model" if seat else "the judge"
+    replay = Debate.objects.create(
+        topic=original.topic, rounds=original.rounds, format=original.format, early_stop=original.early_stop,
+        judge_model=original.judge_model if seat else model, budget_usd=original.budget_usd,
+        blind_seats=original.blind_seats, swap_check=original.swap_check, created_by=by, replay_of=original,
+        replay_change=f"{who}: {was.display_name} → {model.display_name}")
+    PanelJudge.objects.bulk_create(PanelJudge(debate=replay, position=position, model=judge)
+                                   for position, judge in enumerate(panel, start=2))
+    replay.tags.set(original.tags.all())
+    # The same rubric as the original's (its copy), so both verdicts are scored alike; a draft has none yet.
+    DebateCriterion.objects.bulk_create(
+        DebateCriterion(debate=replay, position=c.position, key=c.key, name=c.name, description=c.description,
+                        weight=c.weight) for c in original.criteria.all())
+    Seat.objects.bulk_create(Seat(
+        debate=replay, position=s.position, display_name=s.display_name, stance=s.stance, persona_id=s.persona_id,
+        system_prompt=s.system_prompt, model=model if s.pk == seat_id else s.model, temperature=s.temperature,
+        max_tokens=s.max_tokens) for s in seats)
+    return replay
 
 
 # ---- lifecycle ---------------------------------------------------------------------------------

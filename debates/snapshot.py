@@ -106,7 +106,13 @@ def debate_dict(debate: Debate) -> dict:
             "panel_model_ids": [place.model_id for place in debate.panel.all()],
             "panel_models": [place.model.litellm_model_name for place in debate.panel.all()],
             "criteria": [criterion_dict(c) for c in debate.criteria.all()],
-            "tags": [tag.name for tag in debate.tags.all()]}
+            "tags": [tag.name for tag in debate.tags.all()],
+            "format": debate.format, "format_name": debate.debate_format.name,
+            "phases": [{"round": number, "key": phase.key, "name": debate.debate_format.label_of(number, debate.rounds)}
+                       for number, phase in debate.debate_format.plan(debate.rounds)],
+            "early_stop": debate.early_stop, "stopped_after_round": debate.stopped_after_round,
+            "early_stop_reason": debate.early_stop_reason,
+            "replay_of_id": debate.replay_of_id, "replay_change": debate.replay_change}
 
 
 def debate_snapshot(debate_id: int) -> dict:

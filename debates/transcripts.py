@@ -110,7 +110,7 @@ def as_markdown(snapshot: dict) -> str:
     lines += [f"{seat['position']}. **{seat['display_name']}**: {seat['stance']} ({seat['model_display_name']}, "
               f"`{seat['model']}`)" for seat in snapshot["seats"]]
     for round_number, turns in groupby(snapshot["turns"], key=lambda turn: turn["round"]):
-        lines += ["", f"## Round {round_number}"]
+        lines += ["", f"## {_round_title(debate, round_number)}"]
         for turn in turns:
             seat = seats[turn["seat_id"]]
             lines += ["", f"### {seat['display_name']} ({seat['stance']})", "", turn["text"].strip() or "*(nothing)*"]
@@ -182,7 +182,8 @@ def as_text(snapshot: dict) -> str:
     lines += ["Seats:", *(f"  {seat['position']}. {seat['display_name']}: {seat['stance']} "
                           f"({seat['model_display_name']})" for seat in snapshot["seats"])]
     for round_number, turns in groupby(snapshot["turns"], key=lambda turn: turn["round"]):
-        lines += ["", f"Round {round_number}", "-" * len(f"Round {round_number}")]
+        title = _round_title(debate, round_number)
+        lines += ["", title, "-" * len(title)]
         for turn in turns:
             seat = seats[turn["seat_id"]]
             lines += ["", f"{seat['display_name']} ({seat['stance']}):", turn["text"].strip() or "(nothing)"]
@@ -229,6 +230,12 @@ def _facts(snapshot: dict) -> list[str]:
         facts.append(f"Finished: {debate['finished_at']}")
     if debate.get("tags"):
         facts.append(f"Tags: {', '.join(debate['tags'])}")
+    if debate.get("format", "rounds") != "rounds":
+        facts.append(f"Format: {debate['format_name']}")
+    if debate.get("early_stop_reason"):
+        facts.append(_one_line(debate["early_stop_reason"]))
+    if debate.get("replay_of_id"):
+        facts.append(f"A replay of debate {debate['replay_of_id']} with {debate['replay_change']}")
     if debate["failure_reason"]:
         facts.append(f"Failure: {_one_line(debate['failure_reason'])}")
     facts.append(f"Tokens: {totals['prompt_tokens']} prompt + {totals['completion_tokens']} completion = "
@@ -238,6 +245,12 @@ def _facts(snapshot: dict) -> list[str]:
     budget = f" of {budget_text(debate['budget_usd'])}" if debate.get("budget_usd") is not None else ""
     facts.append(f"Cost: {cost_text(totals['cost_usd'], totals['unpriced_calls'])}{budget} ({seats})")
     return facts
+
+
+def _round_title(debate: dict, round_number: int) -> str:
+    """ "Round 2 · Rebuttal" where the format has phases, else "Round 2"."""
+    phase = next((p["name"] for p in debate.get("phases", []) if p["round"] == round_number), "")
+    return f"Round {round_number} · {phase}" if phase else f"Round {round_number}"
 
 
 def _name(seats: dict, seat_id: int | None) -> str:

@@ -70,12 +70,13 @@ def response_format(labels: list[str], criteria: list[str]) -> dict:
 def parse(text: str, labels: list[str], criteria: list[str]) -> BaseModel:
     """The reply as a verdict, or InvalidVerdict saying what is wrong with it."""
     try:
-        return verdict_model(tuple(labels), tuple(criteria)).model_validate(_load_json(text))
+        return verdict_model(tuple(labels), tuple(criteria)).model_validate(load_json(text))
     except ValidationError as error:
         raise InvalidVerdict(_problems(error)) from None
 
 
-def _load_json(text: str) -> object:
+def load_json(text: str) -> object:
+    """The JSON object in a reply, or InvalidVerdict."""
     fenced = _FENCE.search(text)  # some models wrap JSON in a code fence, or add a sentence around it
     candidate = fenced.group(1) if fenced else text
     start, end = candidate.find("{"), candidate.rfind("}")

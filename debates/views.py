@@ -17,10 +17,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from debates import services
-from debates.forms import BudgetForm, add_service_errors, blank_forms, bound_forms
-from debates.models import Debate, DebateStatus, TurnStatus, Verdict
-from debates.snapshot import verdict_dict
+from debates.formats import DEFAULT_FORMAT
+from debates.forms import BudgetForm, ReplayForm, add_service_errors, blank_forms, bound_forms
+from debates.models import Debate, DebateStatus, Seat, TurnStatus, Verdict
+from debates.snapshot import debate_snapshot, verdict_dict
 from debates.transcripts import budget_text, cost_text
+from debates.compare import compare_rows, compare_side
 from debates.verdict_card import verdict_card
 
 DEBATES_PER_PAGE = 30
@@ -76,10 +78,14 @@ def debate_detail(request: HttpRequest, debate_id: int) -> HttpResponse:
         seat.cost_display = cost_text(seat.spent_usd, seat.unpriced_calls)
     for turn in turns:
         turn.meta = turn_meta(turn)
+    label = debate.debate_format.label_of
     return render(request, "debates/detail.html", {
         "debate": debate, "seats": seats, "progress": progress_line(debate, turns),
         "verdict": verdict_card(verdict_dict(verdict), names) if verdict else None,
-        "rounds": [(number, list(group)) for number, group in groupby(turns, key=lambda t: t.round)],
+        "rounds": [(number, label(number, debate.rounds), list(group))
+                   for number, group in groupby(turns, key=lambda t: t.round)],
+        "replays": list(debate.replays.order_by("pk").values("pk", "replay_change")),
+        "replay_form": ReplayForm(seats=seats) if debate.status in services.REPLAYABLE else None,
     })
 
 
@@ -108,7 +114,44 @@ async def debate_resume(request: HttpRequest, debate_id: int) -> HttpResponse:
     return redirect("debates:detail", debate_id=debate_id)
 
 
+@require_POST
+@login_required
+async def debate_replay(request: HttpRequest, debate_id: int) -> HttpResponse:
+    """Replay with a change: the new debate is created and started at once, like one made with the form."""
+    form = await database_sync_to_async(_replay_form)(request.POST, debate_id)
+    replay = None
+    if await database_sync_to_async(form.is_valid)():
+        try:
+            replay = await database_sync_to_async(services.debate_replay)(
+                debate_id=debate_id, model_id=form.cleaned_data["model"].pk, seat_id=form.seat_id(),
+                by=await request.auser())
+        except services.DebateNotFound as error:
+            raise Http404(error.message) from None
+        except services.DebateError as error:
+            messages.error(request, " ".join([error.message, *(m for ms in error.errors.values() for m in ms)]))
+    else:
+        messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
+    if replay is None:
+        return redirect("debates:detail", debate_id=debate_id)
+    await _run_action(request, services.debate_start, replay.pk)
+    return redirect("debates:detail", debate_id=replay.pk)
+
+
+@login_required
+def debate_compare(request: HttpRequest, debate_id: int, other_id: int) -> HttpResponse:
+    """Two debates side by side, round by round (with their phases), with both verdicts and costs."""
+    sides = []
+    for pk in (debate_id, other_id):
+        if not Debate.objects.filter(pk=pk).exists():
+            raise Http404(f"There is no debate {pk}.")
+        sides.append(debate_snapshot(pk))
+    return render(request, "debates/compare.html", {"sides": [compare_side(s) for s in sides],
+                                                    "rows": compare_rows(*sides)})
+
+
 # ---- helpers -----------------------------------------------------------------------------------
+def _replay_form(data, debate_id: int) -> ReplayForm:
+    return ReplayForm(data, seats=list(Seat.objects.filter(debate_id=debate_id).order_by("position")))
 async def _run_action(request: HttpRequest, action: Callable[..., Awaitable[Debate]], debate_id: int,
                       **options) -> None:
     try:
@@ -142,7 +185,8 @@ def _create(form, seats, user) -> Debate | None:
             judge_model_id=form.cleaned_data["judge_model"].pk,
             panel_model_ids=[model.pk for model in form.cleaned_data["panel"]], budget_usd=form.cleaned_data["budget_usd"],
             blind_seats=form.cleaned_data["blind_seats"], swap_check=form.cleaned_data["swap_check"],
-            tags=form.cleaned_data["tags"].split(","), created_by=user)
+            tags=form.cleaned_data["tags"].split(","), format=form.cleaned_data["format"] or DEFAULT_FORMAT,
+            early_stop=form.cleaned_data["early_stop"], created_by=user)
     except services.DebateValidationError as error:
         add_service_errors(error.errors, form, seats)
         return None
@@ -192,6 +236,8 @@ def progress_line(debate: Debate, turns: list) -> str:
         return line + (f" · {speaking.seat.display_name} speaking" if speaking else "")
     if status == DebateStatus.JUDGING:
         return "All rounds done · the judge is deciding"
+    if status == DebateStatus.COMPLETED and debate.stopped_after_round:
+        return f"Finished early after round {debate.stopped_after_round} of {debate.rounds}: the seats agreed"
     if status == DebateStatus.COMPLETED:
         return f"Finished after {rounds}"
     if status == "interrupted":

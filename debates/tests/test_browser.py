@@ -265,3 +265,43 @@ def test_a_panel_chosen_on_the_form_shows_each_judge_the_agreement_and_the_score
         assert first.locator(".criterion dt").all_text_contents()[0].split() == ["Argument", "strength", "5.7"]
         assert page.locator(".score-value").all_text_contents() == ["5.7/10", "7/10"]
         page.reload()
+
+
+def test_a_finished_debate_is_replayed_with_another_judge_and_compared_side_by_side(page, llm, person, debate_on,
+                                                                                      model_on):
+    from debates.models import Debate, DebateStatus, Turn
+
+    speaking(llm, "Short case.", chunk_delay=0.0)
+    original = debate_on(llm, rounds=3, format="oxford", swap_check=False)
+    original.created_by = person
+    original.status = DebateStatus.COMPLETED
+    original.save()
+    for seat in original.seats.all():
+        for number in (1, 2, 3):
+            Turn.objects.create(debate=original, seat=seat, round=number, status="completed",
+                                text=f"{seat.display_name} in round {number}.")
+    judge = model_on("openai", llm, display_name="Judge B")
+    sign_in(page, "ada", PASSWORD)
+
+    page.goto(f"/debates/{original.pk}/")
+    page.select_option("#replay-form select[name=target]", "judge")
+    page.select_option("#replay-form select[name=model]", str(judge.pk))
+    page.click("#replay-form button:text('Replay')")
+
+    page.wait_for_url("**/debates/*/")
+    page.locator(".verdict-card .winner").wait_for(timeout=STARTUP_MS)
+    replay = Debate.objects.get(replay_of=original)
+    assert page.url.endswith(f"/debates/{replay.pk}/")
+    assert "A replay of debate" in page.locator("#replay-of").text_content()
+    assert page.locator(".round-title").all_text_contents() == [
+        "Round 1 · Opening statements", "Round 2 · Rebuttal", "Round 3 · Closing statements"]
+    page.click("#replay-of a:text('Compare them')")
+
+    page.wait_for_url(f"**/debates/{original.pk}/compare/{replay.pk}/")
+    sides = page.locator("#compare .compare-side")
+    assert sides.count() == 2 and "the judge: " in sides.nth(1).text_content()
+    first_round = page.locator(".compare-round").first
+    assert "Seat1 in round 1." in first_round.locator(".compare-side").first.text_content()
+    assert "Short case." in first_round.locator(".compare-side").last.text_content()
+    assert page.locator(".compare-verdicts .verdict-card").count() == 1  # the original was never judged
+    assert page.locator(".compare-verdicts .winner").text_content() == "Winner: Seat1"

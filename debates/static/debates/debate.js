@@ -53,6 +53,9 @@
       return `Round ${d.current_round} of ${d.rounds}` + (seat ? ` · ${seat.display_name} speaking` : "");
     }
     if (status === "judging") return "All rounds done · the judge is deciding";
+    if (status === "completed" && d.stopped_after_round) {
+      return `Finished early after round ${d.stopped_after_round} of ${d.rounds}: the seats agreed`;
+    }
     if (status === "completed") return `Finished after ${plural(d.rounds, "round")}`;
     if (status === "interrupted") return `Interrupted ${where}: the server running it stopped`;
     return `${status.charAt(0).toUpperCase()}${status.slice(1)} ${where}`;
@@ -111,6 +114,8 @@
     }
     $("failure").hidden = !d.failure_reason;
     $("failure-reason").textContent = d.failure_reason || "";
+    $("early-stop").hidden = !d.early_stop_reason;
+    $("early-stop").textContent = d.early_stop_reason || "";
   }
 
   function renderSeats() {
@@ -160,7 +165,9 @@
     if (section) return section;
     section = h("section", "round");
     section.dataset.round = number;
-    section.append(h("h2", "round-title", `Round ${number}`));
+    // As the server's page names it: "Round 2 · Rebuttal" where the format has phases.
+    const phase = ((state.debate && state.debate.phases) || []).find((p) => p.round === number);
+    section.append(h("h2", "round-title", phase && phase.name ? `Round ${number} · ${phase.name}` : `Round ${number}`));
     const later = [...transcript.querySelectorAll("section.round")].find((s) => Number(s.dataset.round) > number);
     transcript.insertBefore(section, later || null);
     const empty = transcript.querySelector(".transcript-empty");
@@ -413,6 +420,10 @@
       putTurn({ ...turn, status: "failed", text: p.text ?? turn.text, error_kind: p.error_kind,
                 error_message: p.error });
       return true;
+    },
+    "round.checked": (p) => {
+      if (p.converged) Object.assign(state.debate, { stopped_after_round: p.round, early_stop_reason: p.reason });
+      applySpend(p.spend);
     },
     "judging.started": () => setStatus("judging"),
     verdict: (p) => { state.verdict = p.verdict; applySpend(p.spend); },
