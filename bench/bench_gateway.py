@@ -2,10 +2,15 @@
 
     .venv/bin/python bench/bench_gateway.py [--calls 200]
 
-Part 1, one run, the three paths alternated call by call against the same instant FakeOpenAIServer, sent and
-streamed: raw httpx (a POST to /v1/chat/completions), bare `litellm.acompletion`, and our
+Part 1, one run, four paths called in turn against the same instant FakeOpenAIServer, sent and streamed, in an
+order shuffled each round (fixed seed): LiteLLM finishes each call's bookkeeping just after it returns, and in a
+fixed order the same path would always pay for the one before it. The paths: raw httpx (a POST to
+/v1/chat/completions), bare `litellm.acompletion` with the parameters our client passes, and our
 `providers.llm.gateway.answer` / `stream_answer` on a model row with retries (2) and a fallback configured but not
-triggered, fetched as the orchestrator fetches it, with the backend read from the database on each call. Prints median and p99 latency per path and the ratios.
+triggered, twice: the row fetched as the orchestrator fetches each turn's (`with_answer_chain()`: the fallbacks and
+the backend flag come with it, so the call reads nothing), and the same row read plainly (the gateway then reads
+the chain and the flag itself, in one trip to the database thread per call). Prints median and p99 latency per
+path and the differences.
 Part 2, the fault matrix through the gateway (retries 2, the backoff of settings, a fallback on a second server):
 for each fault, the requests each server received and the time to the outcome.
 Uses a temporary SQLite database and asserts nothing.
@@ -13,6 +18,7 @@ Uses a temporary SQLite database and asserts nothing.
 import argparse
 import asyncio
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -27,7 +33,7 @@ os.environ["DATABASE_URL"] = f"sqlite:///{VAR / 'bench.sqlite3'}"
 os.environ.pop("REDIS_URL", None)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "debateproject.settings")
 os.environ.setdefault("ARENA_LOG_LEVEL", "WARNING")
-os.environ.pop("ARENA_LLM_BACKEND", None)  # the default: the backend is read from the database on every call
+os.environ.pop("ARENA_LLM_BACKEND", None)  # the default: the backend flag comes from the database
 os.environ["BENCH_KEY"] = "sk-bench"
 
 import django  # noqa: E402
@@ -58,7 +64,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def overhead(server: FakeOpenAIServer, model: LLMModel, calls: int) -> None:
+async def overhead(server: FakeOpenAIServer, model: LLMModel, plain: LLMModel, calls: int) -> None:
     litellm = load_litellm()
     url = server.url + "/v1/chat/completions"
     # The very parameters our client passes (providers.llm.litellm_client), so that the difference is our layer
@@ -84,33 +90,39 @@ async def overhead(server: FakeOpenAIServer, model: LLMModel, calls: int) -> Non
         else:
             await litellm.acompletion(**params)
 
-    async def ours(stream: bool, http) -> None:
-        if stream:
-            async for _ in gateway.stream_answer(model, MESSAGES):
-                pass
-        else:
-            await gateway.answer(model, MESSAGES)
+    def ours(row: LLMModel):
+        async def call(stream: bool, http) -> None:
+            if stream:
+                async for _ in gateway.stream_answer(row, MESSAGES):
+                    pass
+            else:
+                await gateway.answer(row, MESSAGES)
+        return call
 
-    paths = {"raw httpx": raw, "bare litellm.acompletion": bare, "our gateway": ours}
+    paths = {"raw httpx": raw, "bare litellm.acompletion": bare, "our gateway": ours(model),
+             "our gateway, plain row": ours(plain)}
     async with httpx.AsyncClient(headers={"Authorization": "Bearer sk-bench"}) as http:
         for stream in (False, True):
             times: dict[str, list[float]] = {name: [] for name in paths}
             for _ in range(5):  # warm-up: imports, connection pools, LiteLLM's caches
                 for call in paths.values():
                     await call(stream, http)
+            order, shuffle = list(paths.items()), random.Random(0).shuffle
             for _ in range(calls):
-                for name, call in paths.items():
+                shuffle(order)
+                for name, call in order:
                     began = time.perf_counter()
                     await call(stream, http)
                     times[name].append((time.perf_counter() - began) * 1000)
-            print(f"\n{'streamed' if stream else 'sent'} ({calls} calls per path, alternated)")
+            print(f"\n{'streamed' if stream else 'sent'} ({calls} calls per path, in shuffled rounds)")
             print(f"{'path':<26} {'p50 ms':>8} {'p99 ms':>8}")
             for name, values in times.items():
                 print(f"{name:<26} {statistics.median(values):8.2f} {percentile(values, 0.99):8.2f}")
-            bare_p50, ours_p50 = statistics.median(times["bare litellm.acompletion"]), statistics.median(times["our gateway"])
-            print(f"our gateway - bare LiteLLM, p50: {ours_p50 - bare_p50:+.2f} ms "
-                  f"({ours_p50 / bare_p50:.2f}x); bare LiteLLM / raw: "
-                  f"{bare_p50 / statistics.median(times['raw httpx']):.2f}x")
+            bare_p50 = statistics.median(times["bare litellm.acompletion"])
+            for name in ("our gateway", "our gateway, plain row"):
+                ours_p50 = statistics.median(times[name])
+                print(f"{name} - bare LiteLLM, p50: {ours_p50 - bare_p50:+.2f} ms ({ours_p50 / bare_p50:.2f}x)")
+            print(f"bare LiteLLM / raw, p50: {bare_p50 / statistics.median(times['raw httpx']):.2f}x")
 
 
 async def faults(primary: LLMModel, primary_server: FakeOpenAIServer, fallback_server: FakeOpenAIServer) -> None:
@@ -160,8 +172,10 @@ def main() -> None:
                             timeout_seconds=3.0)
         fallback = model_row("fallback", backup.url + "/v1")
         ModelFallback.objects.create(model=primary, fallback=fallback)
-        # Fetched as the orchestrator fetches a seat's model each turn: with its fallbacks.
-        asyncio.run(overhead(server, LLMModel.objects.with_answer_chain().get(pk=primary.pk), args.calls))
+        # Fetched as the orchestrator fetches a seat's model each turn: with its fallbacks and the backend flag.
+        turn_row = LLMModel.objects.with_answer_chain().get(pk=primary.pk)
+        plain_row = LLMModel.objects.select_related("provider").get(pk=primary.pk)
+        asyncio.run(overhead(server, turn_row, plain_row, args.calls))
         asyncio.run(faults(primary, server, backup))
 
 

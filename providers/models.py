@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from providers.validators import validate_api_base, validate_key_env_var
@@ -58,11 +59,12 @@ STRUCTURED_OUTPUT_ROUTES = frozenset({"openai", "anthropic", "ollama", "ollama_c
 
 class LLMModelQuerySet(models.QuerySet):
     def with_answer_chain(self) -> "LLMModelQuerySet":
-        """Rows whose answer_chain() needs no query of its own: their usable fallbacks are fetched with them."""
+        """Rows that a gateway call needs nothing more for: their usable fallbacks are fetched with them, and the
+        rollback flag as it stands now is read in the row's own query (`fetched_backend`)."""
         links = ModelFallback.objects.filter(fallback__enabled=True, fallback__provider__enabled=True)
-        return self.select_related("provider").prefetch_related(models.Prefetch(
-            "fallback_links", queryset=links.select_related("fallback__provider").order_by("position"),
-            to_attr="usable_fallback_links"))
+        links = links.select_related("fallback__provider").order_by("position")
+        return (self.select_related("provider").annotate(backend_flag=GatewaySetting.stored_backend())
+                .prefetch_related(models.Prefetch("fallback_links", queryset=links, to_attr="usable_fallback_links")))
 
     def usable(self) -> "LLMModelQuerySet":
         """Enabled models of enabled providers: what a debate may seat."""
@@ -192,6 +194,11 @@ class LLMModel(models.Model):
         """True when answer_chain() needs no query: the row came from LLMModel.objects.with_answer_chain()."""
         return hasattr(self, "usable_fallback_links")
 
+    @property
+    def fetched_backend(self) -> str | None:
+        """The rollback flag as it stood when the row was read with_answer_chain(); None for any other row."""
+        return getattr(self, "backend_flag", None)
+
     def answer_chain(self) -> list["LLMModel"]:
         """This model, then its usable fallbacks in their order: who is asked, one after the other."""
         if self.has_answer_chain:
@@ -252,3 +259,10 @@ class GatewaySetting(models.Model):
     def load(cls) -> "GatewaySetting":
         row, _ = cls.objects.get_or_create(pk=1)
         return row
+
+    @classmethod
+    def stored_backend(cls) -> Coalesce:
+        """The flag as an expression, to read it in another row's query. Until the row exists it is the field's
+        default, which is what load() would create; a read does not create it."""
+        default = cls._meta.get_field("backend").default
+        return Coalesce(models.Subquery(cls.objects.filter(pk=1).values("backend")[:1]), models.Value(str(default)))

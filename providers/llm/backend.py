@@ -1,7 +1,9 @@
 """The rollback flag: which backend makes LLM calls. Imports no SDK, so commands stay fast.
 
 The choice lives in the database so that every running process follows a change on its
-next call; ARENA_LLM_BACKEND pins it at deploy time and then wins over the database.
+next call; ARENA_LLM_BACKEND pins it at deploy time and then wins over the database. A debate
+reads it with each turn's model row (LLMModel.objects.with_answer_chain()), so a change applies
+from its next turn without a query of the gateway's own.
 """
 from dataclasses import dataclass
 

@@ -90,11 +90,12 @@ def _priced(answer: Answer) -> Answer:
 
 
 async def _plan(model: LLMModel) -> tuple[list[LLMModel], str]:
-    """Who is asked, in order, and by which backend. The backend is read on every call (the rollback flag); the
-    chain comes with the row when the caller fetched it `with_answer_chain()`, as the orchestrator does each turn.
-    What is left to read takes one trip to the database thread, and none when there is nothing (a trip costs
-    more than all the rest of this layer)."""
-    backend = pinned_backend()
+    """Who is asked, in order, and by which backend (ARENA_LLM_BACKEND, else the rollback flag). A row fetched
+    `with_answer_chain()`, as the orchestrator fetches each turn's, brings its chain and the flag as it stood
+    when it was read, so a rollback applies from the next turn and the call reads nothing. For any other row
+    the flag is read now, in one trip to the database thread with the chain (a trip costs more than all the
+    rest of this layer)."""
+    backend = pinned_backend() or model.fetched_backend
     if backend and model.has_answer_chain:
         return model.answer_chain(), backend
     return await database_sync_to_async(lambda: (model.answer_chain(), backend or current_backend()))()

@@ -1,19 +1,24 @@
 """The rollback flag: one command moves every running process to the legacy clients and back."""
+import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.core.management import call_command
 from django.test import override_settings
 
+from providers.llm import gateway
 from providers.llm.factory import aclient_for, client_for
 from providers.llm.litellm_client import LiteLLMClient
 from providers.llm.openai_client import OpenAIClient
+from providers.models import GatewaySetting, LLMModel
 from providers.tests.subprocess_env import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
+MESSAGES = [{"role": "user", "content": "hi"}]
 
 
 def manage(*args: str) -> str:
@@ -83,3 +88,92 @@ def test_the_command_does_not_import_litellm():
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert "django" in imported  # the probe works
     assert not imported & {"litellm", "openai", "anthropic"}
+
+
+# ---- a turn's row brings the flag with it -------------------------------------------------------------------
+async def _ask(row: LLMModel, mode: str) -> gateway.Answer:
+    """The call as a judge (send) or a debate turn (stream) makes it."""
+    if mode == "send":
+        return await gateway.answer(row, MESSAGES)
+    async for item in gateway.stream_answer(row, MESSAGES):
+        if isinstance(item, gateway.Answer):
+            return item
+    raise AssertionError("the stream ended without an answer")
+
+
+def _count_thread_trips(monkeypatch) -> list:
+    """Every sync_to_async call from now on (database_sync_to_async is one), whoever makes it."""
+    trips = []
+    real_call = SyncToAsync.__call__
+
+    async def counted(self, *args, **kwargs):
+        trips.append(self.func)
+        return await real_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counted)
+    return trips
+
+
+@pytest.mark.parametrize("mode", ["send", "stream"])
+@pytest.mark.django_db
+def test_a_turns_row_answers_with_the_flag_read_with_it_and_the_call_reads_nothing(model_on, openai_server, mode,
+                                                                                  django_db_blocker, monkeypatch):
+    model = model_on("openai", openai_server)
+    call_command("llm_backend", "legacy")
+    row = LLMModel.objects.with_answer_chain().get(pk=model.pk)  # as the orchestrator reads each turn's model
+    call_command("llm_backend", "litellm")  # after the read: this turn keeps what it read
+    trips = _count_thread_trips(monkeypatch)
+
+    with django_db_blocker.block():  # a query from any thread now raises
+        answer = asyncio.run(_ask(row, mode))
+
+    assert answer.result.backend == "legacy"
+    assert trips == []
+    assert len(openai_server.requests) == 1
+
+
+@pytest.mark.django_db(transaction=True)  # committed: the command writes the flag from its own process
+async def test_a_rollback_between_two_turns_applies_to_the_second(model_on, openai_server):
+    model = await _model(model_on, openai_server)
+    first = await gateway.answer(await LLMModel.objects.with_answer_chain().aget(pk=model.pk), MESSAGES)
+
+    manage("llm_backend", "legacy")
+    second = await gateway.answer(await LLMModel.objects.with_answer_chain().aget(pk=model.pk), MESSAGES)
+
+    assert [first.result.backend, second.result.backend] == ["litellm", "legacy"]
+    assert len(openai_server.requests) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_row_read_without_its_chain_follows_the_flag_on_every_call(model_on, openai_server):
+    model = await _model(model_on, openai_server)
+    first = await gateway.answer(model, MESSAGES)
+
+    manage("llm_backend", "legacy")
+    second = await gateway.answer(model, MESSAGES)  # the same row object: the gateway reads the flag itself
+
+    assert [first.result.backend, second.result.backend] == ["litellm", "legacy"]
+
+
+@pytest.mark.django_db
+def test_a_pin_wins_over_the_flag_read_with_the_row(model_on, openai_server):
+    model = model_on("openai", openai_server)
+    call_command("llm_backend", "legacy")
+    row = LLMModel.objects.with_answer_chain().get(pk=model.pk)
+
+    with override_settings(LLM_BACKEND_PIN="litellm"):
+        answer = asyncio.run(gateway.answer(row, MESSAGES))
+
+    assert answer.result.backend == "litellm"
+
+
+@pytest.mark.django_db
+def test_before_the_flag_is_ever_set_a_row_reads_the_default_and_creates_nothing(model_on, openai_server):
+    model = model_on("openai", openai_server)
+
+    row = LLMModel.objects.with_answer_chain().get(pk=model.pk)
+
+    assert row.fetched_backend == "litellm"
+    assert not GatewaySetting.objects.exists()  # reading the flag never writes it
+    assert GatewaySetting.load().backend == row.fetched_backend  # what load() would have created
+    assert LLMModel.objects.get(pk=model.pk).fetched_backend is None  # any other read: the gateway reads it itself

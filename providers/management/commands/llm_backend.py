@@ -5,7 +5,8 @@ from providers.llm.backend import backend_state, set_backend
 
 
 class Command(BaseCommand):
-    help = "Show or switch the LLM backend: status | legacy | litellm. Running processes follow on their next call."
+    help = ("Show or switch the LLM backend: status | legacy | litellm. Running processes follow on their next call "
+            "(a running debate on its next turn).")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("action", choices=["status", "legacy", "litellm"])
@@ -16,7 +17,9 @@ class Command(BaseCommand):
                 set_backend(action)
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
-            self.stdout.write(self.style.SUCCESS(f"LLM backend set to {action}; the next call in every process uses it."))
+            self.stdout.write(self.style.SUCCESS(
+                f"LLM backend set to {action}; every process uses it from its next call (a running debate: from its "
+                "next turn)."))
         state = backend_state()
         self.stdout.write(f"backend: {state.backend}")
         if state.pinned:
