@@ -112,6 +112,15 @@ class DebateQuerySet(models.QuerySet):
         return self.select_related("judge_model__provider", "verdict__winner").prefetch_related(
             "seats__model", "panel__model__provider", "criteria", "tags")
 
+    def in_state(self, state: str) -> "DebateQuerySet":
+        """Debates whose `display_status` is `state`: "interrupted" is an active one whose runner stopped beating."""
+        stale = Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=timezone.now() - RUNNER_STALE_AFTER)
+        if state == "interrupted":
+            return self.filter(stale, status__in=ACTIVE_STATUSES)
+        if state in ACTIVE_STATUSES:
+            return self.filter(status=state).exclude(stale)
+        return self.filter(status=state)
+
 
 class Debate(models.Model):
     topic = models.CharField(max_length=500)
