@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from debates import services
 from debates.forms import BudgetForm, add_service_errors, blank_forms, bound_forms
 from debates.models import Debate, DebateStatus, TurnStatus, Verdict
-from debates.snapshot import verdict_dict
+from debates.snapshot import turn_html, verdict_dict
 from debates.transcripts import budget_text, cost_text
 from debates.verdict_card import verdict_card
 
@@ -75,7 +75,7 @@ def debate_detail(request: HttpRequest, debate_id: int) -> HttpResponse:
         seat.chip_state = _seat_state(debate, seat, turns, verdict)
         seat.cost_display = cost_text(seat.spent_usd, seat.unpriced_calls)
     for turn in turns:
-        turn.meta = turn_meta(turn)
+        turn.meta, turn.text_html = turn_meta(turn), turn_html(turn)
     return render(request, "debates/detail.html", {
         "debate": debate, "seats": seats, "progress": progress_line(debate, turns),
         "verdict": verdict_card(verdict_dict(verdict), names) if verdict else None,
