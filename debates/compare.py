@@ -20,7 +20,7 @@ def compare_rows(left: dict, right: dict) -> list[dict]:
             seat = seats[turn["seat_id"]]
             by_round.setdefault(turn["round"], []).append(
                 {"name": seat["display_name"], "stance": seat["stance"], "model": seat["model_display_name"],
-                 "text": turn["text"], "status": turn["status"]})
+                 "text": turn["text"], "text_html": turn.get("text_html"), "status": turn["status"]})
         return by_round
 
     phases = {phase["round"]: phase["name"] for phase in left["debate"]["phases"]}

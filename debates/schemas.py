@@ -163,6 +163,8 @@ class TurnOut(Schema):
     round: int
     status: TurnStatus
     text: str
+    text_html: str | None = Field(description="A completed turn's text rendered from Markdown as sanitised HTML (no "
+                                  "raw HTML, no images, links only to http, https and mailto); null before.")
     prompt_tokens: int | None
     completion_tokens: int | None
     latency_ms: int | None
@@ -189,6 +191,15 @@ class ScoreOut(Schema):
     score: float = Field(description="The weighted mean of the seat's criterion scores (0 to 10).")
     reasoning: str = Field("", description="Verdicts given before rubrics only; reasons are now per criterion.")
     criteria: list[CriterionScoreOut] = Field([], description="The seat's score and reasoning per criterion.")
+
+
+class CriterionScoreHtmlOut(CriterionScoreOut):
+    reasoning_html: str = Field(description="reasoning rendered from Markdown as sanitised HTML.")
+
+
+class VerdictScoreOut(ScoreOut):
+    reasoning_html: str = Field(description="reasoning rendered from Markdown as sanitised HTML.")
+    criteria: list[CriterionScoreHtmlOut] = Field([], description="The seat's score and reasoning per criterion.")
 
 
 class Consistency(Schema):
@@ -237,9 +248,11 @@ class VerdictOut(Schema):
     parsed: bool = Field(description="False when the judge's answer could not be read; see raw_text.")
     repaired: bool
     summary: str
+    summary_html: str = Field(description="summary rendered from Markdown as sanitised HTML (as text_html).")
     winner_seat_id: int | None
     key_arguments: list[str]
-    scores: list[ScoreOut]
+    key_arguments_html: list[str] = Field(description="Each of key_arguments rendered from Markdown as sanitised HTML.")
+    scores: list[VerdictScoreOut]
     raw_text: str
     parse_error: str
     judge_model: str | None

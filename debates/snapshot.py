@@ -1,5 +1,9 @@
-"""Plain-dict views of debate rows: what a snapshot, an event payload and the API all show."""
-from debates.models import Debate, JudgeVerdict, Seat, Turn, Verdict
+"""Plain-dict views of debate rows: what a snapshot, an event payload and the API all show.
+
+The `*_html` fields are model text rendered from Markdown and sanitised (debates.markdown): the only HTML a page
+may insert as HTML. A turn has one once it is completed; while it streams it is plain text."""
+from debates.markdown import render
+from debates.models import Debate, JudgeVerdict, Seat, SeatScore, Turn, TurnStatus, Verdict
 
 
 def seat_dict(seat: Seat) -> dict:
@@ -17,12 +21,18 @@ def spend(row: "Debate | Seat") -> dict:
 
 def turn_dict(turn: Turn) -> dict:
     return {"id": turn.pk, "seat_id": turn.seat_id, "round": turn.round, "status": turn.status, "text": turn.text,
+            "text_html": turn_html(turn),
             "prompt_tokens": turn.prompt_tokens, "completion_tokens": turn.completion_tokens,
             "latency_ms": turn.latency_ms, "cost_usd": turn.cost_usd, "answered_by": turn.answered_by,
             **answered_by(turn),
             "error_kind": turn.error_kind, "error_message": turn.error_message,
             "started_at": turn.started_at.isoformat() if turn.started_at else None,
             "completed_at": turn.completed_at.isoformat() if turn.completed_at else None}
+
+
+def turn_html(turn: Turn) -> str | None:
+    """A completed turn's text as sanitised HTML; None before (a streaming turn's text is shown as text)."""
+    return render(turn.text) if turn.status == TurnStatus.COMPLETED else None
 
 
 def verdict_dict(verdict: Verdict) -> dict:
@@ -33,9 +43,10 @@ def verdict_dict(verdict: Verdict) -> dict:
     panel = [judge_verdict_dict(judge, own_seats) for judge in judges]
     lead = panel[0] if panel else {"readings": [], "consistency": None}
     return {"parsed": verdict.parsed, "repaired": verdict.repaired, "summary": verdict.summary,
+            "summary_html": render(verdict.summary),
             "winner_seat_id": verdict.winner_id, "key_arguments": verdict.key_arguments,
-            "scores": [{"seat_id": s.seat_id, "score": s.score, "reasoning": s.reasoning, "criteria": s.criteria}
-                       for s in verdict.scores.all()],
+            "key_arguments_html": [render(argument) for argument in verdict.key_arguments],
+            "scores": [score_dict(s) for s in verdict.scores.all()],
             "criteria": [criterion_dict(c) for c in verdict.debate.criteria.all()],
             "raw_text": verdict.raw_text, "parse_error": verdict.parse_error,
             "judge_model": verdict.judge_model.litellm_model_name if verdict.judge_model_id else None,
@@ -45,6 +56,13 @@ def verdict_dict(verdict: Verdict) -> dict:
             "judge_consistency": lead["consistency"],
             "judge_seat_ids": sorted({seat for judge in panel for seat in judge["judge_seat_ids"]}),
             "readings": lead["readings"], "judges": panel}
+
+
+def score_dict(score: SeatScore) -> dict:
+    return {"seat_id": score.seat_id, "score": score.score, "reasoning": score.reasoning,
+            "reasoning_html": render(score.reasoning),
+            "criteria": [{**criterion, "reasoning_html": render(criterion.get("reasoning", ""))}
+                         for criterion in score.criteria]}
 
 
 def judge_verdict_dict(judge: JudgeVerdict, own_seats: dict[int, list[int]]) -> dict:

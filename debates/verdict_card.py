@@ -1,5 +1,8 @@
 """The verdict as the debate page shows it: plain data for the template, made from the snapshot's verdict dict.
-debate.js builds the same card from the live `verdict` event, with the same words (debates.transcripts)."""
+debate.js builds the same card from the live `verdict` event, with the same words (debates.transcripts).
+
+The judge's words (summary, reasoning, key arguments) are given as `*_html`: the snapshot's fields, which
+debates.markdown rendered and sanitised, and the only values the template marks safe."""
 from debates.transcripts import (
     agreement_text, consistency_text, criterion_names, judge_result_text, score_text, self_judging_text,
 )
@@ -15,6 +18,8 @@ def verdict_card(verdict: dict, seats: dict[int, dict]) -> dict:
     judges = verdict["judges"]
     return {
         "v": verdict,
+        "summary_html": verdict["summary_html"],
+        "key_arguments_html": verdict["key_arguments_html"],
         "winner": seats.get(verdict["winner_seat_id"], {}).get("display_name", ""),
         "scores": [_score(score, seats, names) for score in verdict["scores"]],
         "swap_class": swap_class(verdict["swap_held"]),
@@ -28,9 +33,9 @@ def verdict_card(verdict: dict, seats: dict[int, dict]) -> dict:
 def _score(score: dict, seats: dict, names: dict[str, str]) -> dict:
     seat = seats.get(score["seat_id"], {"display_name": "?", "position": 0})
     return {"name": seat["display_name"], "position": seat["position"], "score": score_text(score["score"]),
-            "width": round(max(0.0, min(10.0, score["score"])) * 10), "reasoning": score.get("reasoning", ""),
+            "width": round(max(0.0, min(10.0, score["score"])) * 10), "reasoning_html": score["reasoning_html"],
             "criteria": [{"name": names.get(c["key"], c["key"]), "score": score_text(c["score"]),
-                          "reasoning": c["reasoning"]} for c in score.get("criteria", [])]}
+                          "reasoning_html": c["reasoning_html"]} for c in score.get("criteria", [])]}
 
 
 def _judge(judge: dict, seats: dict) -> dict:

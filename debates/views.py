@@ -20,7 +20,7 @@ from debates import services
 from debates.formats import DEFAULT_FORMAT
 from debates.forms import BudgetForm, ReplayForm, add_service_errors, blank_forms, bound_forms
 from debates.models import Debate, DebateStatus, Seat, TurnStatus, Verdict
-from debates.snapshot import debate_snapshot, verdict_dict
+from debates.snapshot import debate_snapshot, turn_html, verdict_dict
 from debates.transcripts import budget_text, cost_text
 from debates.compare import compare_rows, compare_side
 from debates.verdict_card import verdict_card
@@ -77,7 +77,7 @@ def debate_detail(request: HttpRequest, debate_id: int) -> HttpResponse:
         seat.chip_state = _seat_state(debate, seat, turns, verdict)
         seat.cost_display = cost_text(seat.spent_usd, seat.unpriced_calls)
     for turn in turns:
-        turn.meta = turn_meta(turn)
+        turn.meta, turn.text_html = turn_meta(turn), turn_html(turn)
     label = debate.debate_format.label_of
     return render(request, "debates/detail.html", {
         "debate": debate, "seats": seats, "progress": progress_line(debate, turns),

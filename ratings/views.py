@@ -49,7 +49,8 @@ def blind_vote(request: HttpRequest, debate_id: int) -> HttpResponse:
             return redirect(reverse("debates:detail", kwargs={"debate_id": debate_id}) + "#vote")
     turns = [{"speaker": labels[t["seat_id"]], "stance": next(s["stance"] for s in snapshot["seats"]
                                                               if s["id"] == t["seat_id"]),
-              "round": t["round"], "text": t["text"]} for t in snapshot["turns"] if t["status"] == "completed"]
+              "round": t["round"], "text_html": t["text_html"]} for t in snapshot["turns"]
+             if t["status"] == "completed"]
     seats = [{"id": seat["id"], "label": labels[seat["id"]], "stance": seat["stance"]} for seat in snapshot["seats"]]
     return render(request, "ratings/blind_vote.html", {"debate": debate, "turns": turns, "seats": seats,
                                                        "error": error})

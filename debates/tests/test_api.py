@@ -211,12 +211,32 @@ def test_it_shows_a_debate_with_turns_verdict_and_totals(api, model):
 
     assert [turn["text"] for turn in data["turns"]] == ["Cars choke cities.", "Shops need cars."]
     assert data["verdict"]["winner_seat_id"] == ada.pk
-    assert data["verdict"]["scores"] == [{"seat_id": ada.pk, "score": 7.5, "reasoning": "clear", "criteria": []}]
+    assert data["verdict"]["scores"] == [{"seat_id": ada.pk, "score": 7.5, "reasoning": "clear",
+                                          "reasoning_html": "<p>clear</p>", "criteria": []}]
     # Bo's turn and the verdict have no price: the total is what is known, and says two calls are not in it.
     assert data["totals"] == {"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42, "cost_usd": 0.001,
                               "unpriced_calls": 2, "latency_ms": 500, "completed_turns": 2}
     assert [(s["spent_usd"], s["unpriced_calls"]) for s in data["seats"]] == [(0.001, 0), (0.0, 1)]
     assert (data["spent_usd"], data["unpriced_calls"]) == (0.001, 2)
+
+
+def test_model_text_comes_with_its_markdown_as_sanitised_html_once_a_turn_is_completed(api, model):
+    debate = make_debate(api.user, model, status=DebateStatus.RUNNING)
+    ada, bo = debate.seats.all()
+    Turn.objects.create(debate=debate, seat=ada, round=1, status=TurnStatus.COMPLETED,
+                        text="Cars **choke** cities. [x](javascript:alert(1)) ![y](http://127.0.0.1/y.png)")
+    Turn.objects.create(debate=debate, seat=bo, round=1, status=TurnStatus.STREAMING, text="Shops **need")
+    verdict = Verdict.objects.create(debate=debate, parsed=True, summary="*Close*.", winner=ada,
+                                     key_arguments=["`congestion`", "<script>x</script>"])
+    verdict.scores.create(seat=ada, score=7.5, criteria=[{"key": "evidence", "score": 7.5, "reasoning": "- one"}])
+
+    data = api.get(f"/api/debates/{debate.pk}").json()
+
+    assert [turn["text_html"] for turn in data["turns"]] == ["<p>Cars <strong>choke</strong> cities. x y</p>", None]
+    verdict = data["verdict"]
+    assert (verdict["summary_html"], verdict["key_arguments_html"]) == (
+        "<p><em>Close</em>.</p>", ["<p><code>congestion</code></p>", "<p>&lt;script&gt;x&lt;/script&gt;</p>"])
+    assert verdict["scores"][0]["criteria"][0]["reasoning_html"] == "<ul>\n<li>one</li>\n</ul>"
 
 
 @pytest.mark.parametrize("debate_id", [999999, 2**70])

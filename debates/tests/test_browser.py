@@ -1,15 +1,18 @@
-"""A person in Chromium against a live daphne: a debate streams word by word, survives a reload, stays text."""
+"""A person in Chromium against a live daphne: a debate streams word by word, survives a reload, and what a model
+wrote shows as text while it streams and as sanitised Markdown once complete, never running or fetching anything."""
+import json
 import time
 
 import pytest
 
-from debates.tests.conftest import is_preflight, scripted_responder
+from debates.tests.conftest import is_preflight, scripted_responder, valid_verdict
 from debates.tests.live_server import browser, daphne_server, fake_llm, llm, page, sign_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SPEECH = "Cars 🚗 crowd the old streets, slow every bus, and make the centre loud, dangerous and less pleasant."
 XSS = '<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script>'
+MARKDOWN = "Cars **choke** the centre:\n\n- noise\n- `CO2` fumes\n\nSo *ban* them, as [the study](https://example.org/) says."
 PASSWORD = "correct horse battery staple"
 STARTUP_MS = 60_000
 
@@ -19,11 +22,34 @@ def person(django_user_model):
     return django_user_model.objects.create_user("ada", password=PASSWORD)
 
 
-def speaking(llm, text: str, chunk_delay: float = 0.15) -> None:
-    """Seats say `text` a word every `chunk_delay` seconds; the judge answers with a valid verdict at once."""
-    judge = scripted_responder()
+def markdown_attacks(image_url: str) -> str:
+    """XSS plus what Markdown adds: links to scripts however spelled, an autolink, an image, entities."""
+    return "\n\n".join([
+        XSS,
+        "[one](javascript:window.__xss=3) [two](JaVaScRiPt:window.__xss=4) [three](java&#x09;script:window.__xss=5)",
+        "[four](data:text/html,<script>window.__xss=6</script>) [five](vbscript:window.__xss=7) "
+        "<javascript:window.__xss=8>",
+        f'![six]({image_url}) &lt;script&gt;window.__xss=9&lt;/script&gt; <img src="{image_url}">',
+    ])
+
+
+def speaking(llm, text: str, chunk_delay: float = 0.15, judge_says: str | None = None) -> None:
+    """Seats say `text` a word every `chunk_delay` seconds; the judge answers with a valid verdict at once, whose
+    summary, key argument and every reasoning are `judge_says` when given."""
+    judge = scripted_responder() if judge_says is None else judge_saying(judge_says)
     llm.responder = lambda body: judge(body) if "impartial debate judge" in str(body) else text
     llm.chunk_delay = chunk_delay
+
+
+def judge_saying(words: str):
+    def respond(body: dict) -> str:
+        verdict = json.loads(valid_verdict(body))
+        for criteria in verdict["scores"].values():
+            for criterion in criteria.values():
+                criterion["reasoning"] = words
+        return json.dumps({**verdict, "summary": words, "key_arguments": [words]})
+
+    return respond
 
 
 def first_turn_text(page) -> tuple[str, str]:
@@ -122,19 +148,54 @@ def test_a_reload_or_a_late_second_page_shows_what_was_said_and_carries_on(page,
         assert watcher.locator("#connection").is_hidden()
 
 
-def test_model_output_is_shown_as_text_never_run(page, llm, person, debate_on):
-    speaking(llm, XSS, chunk_delay=0.02)
+def test_model_output_never_runs_nor_fetches_live_or_after_a_reload(page, llm, person, debate_on):
+    image = f"{llm.url}/xss.png"  # a server that records every request: the image must never be asked for
+    attacks = markdown_attacks(image)
+    speaking(llm, attacks, chunk_delay=0.02, judge_says=attacks)
+    images: list[str] = []
+    page.on("request", lambda request: images.append(request.url) if request.resource_type == "image" else None)
     debate = debate_on(llm, rounds=1, created_by=person)
     sign_in(page, "ada", PASSWORD)
     page.goto(f"/debates/{debate.pk}/")
     page.click("form[data-action=start] button")
 
     page.locator(".verdict-card .winner").wait_for()
-    assert page.locator("article.turn .turn-text").all_text_contents() == [XSS, XSS]
-    assert page.locator("#transcript img, #transcript script").count() == 0
-    page.reload()  # the server-rendered page escapes it too
-    assert page.locator("article.turn .turn-text").all_text_contents() == [XSS, XSS]
-    assert page.evaluate("typeof window.__xss") == "undefined"
+    for _ in range(2):  # live, then as the server renders it after a reload
+        assert page.locator("#transcript img, #transcript script, #verdict img, #verdict script").count() == 0
+        assert page.locator("#transcript a, #verdict a").count() == 0  # every link's scheme was dropped
+        assert page.evaluate("typeof window.__xss") == "undefined"
+        assert images == [] and not [r.path for r in llm.requests if r.path.endswith(".png")]
+        texts = page.locator("article.turn .turn-text").all_text_contents()
+        assert len(texts) == 2 and all(text.startswith(XSS) for text in texts)  # raw HTML shows as the text it is
+        assert all("one two three" in text and "<script>window.__xss=9</script>" in text for text in texts)
+        assert "javascript:window.__xss=8" in page.locator(".verdict-card .summary").text_content()
+        page.reload()
+
+
+def test_a_completed_turn_shows_its_markdown_as_html_after_streaming_as_plain_text(page, llm, person, debate_on):
+    speaking(llm, MARKDOWN, chunk_delay=0.1, judge_says="Ada was **clearer**.")
+    debate = debate_on(llm, rounds=1, created_by=person)
+    sign_in(page, "ada", PASSWORD)
+    page.goto(f"/debates/{debate.pk}/")
+    page.click("form[data-action=start] button")
+
+    seen = watch_first_turn(page)
+    assert any("**choke**" in text for text in seen), seen  # while it streamed: the Markdown, as plain text
+    page.locator(".verdict-card .winner").wait_for()
+    for _ in range(2):  # live, then as the server renders it after a reload
+        first = page.locator("article.turn").first.locator(".turn-text")
+        assert first.locator("strong").text_content() == "choke"
+        assert first.locator("li").all_text_contents() == ["noise", "CO2 fumes"]
+        assert first.locator("li code").text_content() == "CO2"
+        assert first.locator("em").text_content() == "ban"
+        link = first.locator("a")
+        assert (link.get_attribute("href"), link.get_attribute("rel")) == (
+            "https://example.org/", "nofollow noopener noreferrer")
+        assert "**" not in first.text_content()
+        assert page.locator(".verdict-card .summary strong").text_content() == "clearer"
+        assert page.locator(".key-arguments li strong").all_text_contents() == ["clearer"]
+        assert page.locator(".criterion .reasoning strong").count() == 6  # three criteria for each of two seats
+        page.reload()
 
 
 def test_a_broken_stream_is_shown_reset_and_a_fallback_answer_says_so(page, llm, person, model_on):

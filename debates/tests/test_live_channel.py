@@ -64,6 +64,11 @@ async def test_it_sends_a_snapshot_then_events_with_rising_seq(started):
     assert {"turn.started", "turn.delta", "turn.completed", "judging.started", "verdict"} <= {e["type"] for e in events}
     completed = [e for e in events if e["type"] == "turn.completed"]
     assert completed[0]["payload"]["text"] == "I argue my case with conviction and evidence."
+    # The page swaps the streamed text for the server's sanitised rendering of its Markdown.
+    assert completed[0]["payload"]["text_html"] == "<p>I argue my case with conviction and evidence.</p>"
+    verdict = next(e for e in events if e["type"] == "verdict")["payload"]["verdict"]
+    assert (verdict["summary_html"], verdict["key_arguments_html"]) == (
+        "<p>A close debate.</p>", ["<p>congestion costs</p>"])
     await communicator.disconnect()
 
 
@@ -84,6 +89,7 @@ async def test_a_late_joiner_gets_the_text_in_progress(started):
                           and e["seq"] <= snapshot["seq"])
     assert connected and len(in_progress) == 1
     assert in_progress[0]["text"] == said_so_far != ""
+    assert in_progress[0]["text_html"] is None  # text in progress is text, until the turn is completed
     # From here the late joiner's events continue exactly where its snapshot ends.
     following = await late.receive_json_from(timeout=5)
     assert following["seq"] == snapshot["seq"] + 1

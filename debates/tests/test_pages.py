@@ -315,6 +315,28 @@ def test_model_text_is_escaped(admin_client):
     assert html.count("&lt;script&gt;window.__xss=1&lt;/script&gt;") == 4
 
 
+def test_completed_model_text_shows_its_markdown_as_sanitised_html_and_text_in_progress_as_text(admin_client):
+    debate = make_debate(status=DebateStatus.RUNNING, current_round=1, heartbeat_at=timezone.now())
+    ada, grace = debate.seats.all()
+    Turn.objects.create(debate=debate, seat=ada, round=1, status=TurnStatus.COMPLETED,
+                        text="Cars **choke** cities:\n\n- noise\n- `CO2`\n\n[x](javascript:alert(1))")
+    Turn.objects.create(debate=debate, seat=grace, round=1, status=TurnStatus.STREAMING, text="Shops **need")
+    verdict = Verdict.objects.create(debate=debate, parsed=True, summary="Ada was *clearer*.", winner=ada,
+                                     key_arguments=["**congestion** costs"], raw_text="{}")
+    SeatScore.objects.create(verdict=verdict, seat=ada, score=7.5, reasoning="",
+                             criteria=[{"key": "evidence", "score": 7.5, "reasoning": "Cited `two` studies."}])
+
+    html = admin_client.get(f"/debates/{debate.pk}/").content.decode()
+
+    assert ('<div class="turn-text markdown"><p>Cars <strong>choke</strong> cities:</p>\n<ul>\n<li>noise</li>\n'
+            "<li><code>CO2</code></li>\n</ul>\n<p>x</p></div>") in html
+    assert '<div class="turn-text">Shops **need</div>' in html
+    assert '<div class="summary markdown"><p>Ada was <em>clearer</em>.</p></div>' in html
+    assert '<li class="markdown"><p><strong>congestion</strong> costs</p></li>' in html
+    assert '<dd class="reasoning markdown"><p>Cited <code>two</code> studies.</p></dd>' in html
+    assert "javascript:" not in html
+
+
 def test_a_missing_debate_is_404(admin_client):
     assert admin_client.get("/debates/999/").status_code == 404
 

@@ -1,5 +1,7 @@
 // The live debate page: one WebSocket, a snapshot to start from, then numbered events applied in order.
-// Everything a model wrote goes into the page through textContent, never as HTML.
+// Everything a model wrote goes into the page through textContent, never as HTML, but for the `*_html` fields:
+// the server rendered those from Markdown and sanitised them (debates/markdown.py), and sanitised() alone sets
+// them as innerHTML. A turn has its text_html once completed; while it streams it is plain text.
 (function () {
   "use strict";
 
@@ -24,6 +26,13 @@
     const node = document.createElement(tag);
     if (className) node.className = className;
     if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  // `html` must be a `*_html` field of a server message, never model text itself.
+  function sanitised(tag, className, html) {
+    const node = h(tag, className);
+    node.innerHTML = html || "";
     return node;
   }
 
@@ -139,7 +148,9 @@
     const head = h("header", "turn-head");
     head.append(h("span", "speaker", seat.display_name), h("span", "stance", seat.stance),
       h("span", "turn-meta", turnMeta(turn)));
-    article.append(head, h("div", "turn-text", turn.text || ""));
+    const done = turn.status === "completed" && typeof turn.text_html === "string";
+    article.append(head, done ? sanitised("div", "turn-text markdown", turn.text_html)
+                              : h("div", "turn-text", turn.text || ""));
     if (turn.status === "streaming" && turn.reset_reason) {
       article.append(h("p", "turn-reset", `The last attempt broke (${turn.reset_reason}); its text was dropped and the turn starts again.`));
     }
@@ -222,7 +233,7 @@
       line.append(h("strong", null, winner.display_name));
       card.append(line);
     }
-    card.append(h("p", "summary", v.summary));
+    card.append(sanitised("div", "summary markdown", v.summary_html));
     const scores = h("ol", "scores");
     for (const score of v.scores || []) {
       const seat = seatById(score.seat_id) || { position: 0, display_name: "?" };
@@ -236,14 +247,14 @@
       fill.style.width = `${Math.max(0, Math.min(10, Number(score.score) || 0)) * 10}%`;
       bar.append(fill);
       item.append(head, bar);
-      if (score.reasoning) item.append(h("p", "reasoning", score.reasoning));
+      if (score.reasoning_html) item.append(sanitised("div", "reasoning markdown", score.reasoning_html));
       if (score.criteria && score.criteria.length) item.append(criteriaList(score.criteria, v.criteria || []));
       scores.append(item);
     }
     card.append(scores);
-    if (v.key_arguments && v.key_arguments.length) {
+    if (v.key_arguments_html && v.key_arguments_html.length) {
       const list = h("ul", "key-arguments");
-      for (const argument of v.key_arguments) list.append(h("li", null, argument));
+      for (const argument of v.key_arguments_html) list.append(sanitised("li", "markdown", argument));
       card.append(h("h3", null, "Key arguments"), list);
     }
     const panel = panelSection(v);
@@ -272,7 +283,7 @@
       const row = h("div", "criterion");
       const term = h("dt", null, `${names[c.key] || c.key} `);
       term.append(h("span", "criterion-score", formatScore(c.score)));
-      row.append(term, h("dd", "reasoning", c.reasoning));
+      row.append(term, sanitised("dd", "reasoning markdown", c.reasoning_html));
       list.append(row);
     }
     return list;
