@@ -36,6 +36,12 @@ def envbool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}")
 
 
+def envbool_pin(name: str) -> bool | None:
+    """True or False when NAME is set, None when it is not: a deploy-time pin that wins over a database row."""
+    value = _read(name)
+    return None if value is None or value == "" else envbool(name, False)
+
+
 def envfloat(name: str, default: float) -> float:
     value = _read(name)
     if value is None or value == "":

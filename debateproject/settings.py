@@ -4,7 +4,8 @@ from pathlib import Path
 
 import dj_database_url
 
-from debateproject.env import APP_ENV_VARS, ensure_dir, envbool, envfloat, envint, envlist, envsecret, envstr
+from debateproject.env import (APP_ENV_VARS, ensure_dir, envbool, envbool_pin, envfloat, envint, envlist, envsecret,
+                               envstr)
 
 # LiteLLM must never reach the internet: its price list and tokenizers come from the package.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -125,6 +126,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # ---- LLM gateway ---------------------------------------------------------------------------
 # Pins the backend at deploy time ("litellm" or "legacy"); empty means the database decides.
 LLM_BACKEND_PIN = envstr("ARENA_LLM_BACKEND", "")
+# Pins the gateway setting "allow private networks" (true or false); empty means the database decides.
+ALLOW_PRIVATE_NETWORKS_PIN = envbool_pin("ARENA_ALLOW_PRIVATE_NETWORKS")
 # A whole call may take this long; a stream must produce its first chunk, and each next one, sooner.
 LLM_TIMEOUT_SECONDS = envfloat("ARENA_LLM_TIMEOUT", 120.0)
 LLM_FIRST_CHUNK_TIMEOUT_SECONDS = envfloat("ARENA_LLM_FIRST_CHUNK_TIMEOUT", 30.0)

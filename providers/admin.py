@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils.text import Truncator
@@ -92,13 +93,18 @@ class LLMModelAdmin(BackendBannerMixin, admin.ModelAdmin):
 
 @admin.register(GatewaySetting)
 class GatewaySettingAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "backend", "pinned_by_environment", "changed_at"]
-    readonly_fields = ["changed_at", "pinned_by_environment"]
-    fields = ["backend", "pinned_by_environment", "changed_at"]
+    list_display = ["__str__", "backend", "pinned_by_environment", "allow_private_networks",
+                    "private_networks_pin", "changed_at"]
+    readonly_fields = ["changed_at", "pinned_by_environment", "private_networks_pin"]
+    fields = ["backend", "pinned_by_environment", "allow_private_networks", "private_networks_pin", "changed_at"]
 
     @admin.display(description="pinned by ARENA_LLM_BACKEND", boolean=True)
     def pinned_by_environment(self, obj: GatewaySetting) -> bool:
         return backend_state().pinned
+
+    @admin.display(description="ARENA_ALLOW_PRIVATE_NETWORKS (wins when set)", boolean=True)
+    def private_networks_pin(self, obj: GatewaySetting) -> bool | None:
+        return settings.ALLOW_PRIVATE_NETWORKS_PIN  # None (unset) shows as unknown: the row decides
 
     def has_add_permission(self, request) -> bool:
         return not GatewaySetting.objects.exists()

@@ -244,9 +244,19 @@ class Backend(models.TextChoices):
 
 
 class GatewaySetting(models.Model):
-    """The single row that says which backend makes LLM calls (the rollback flag)."""
+    """The single row of gateway-wide settings: which backend makes LLM calls (the rollback flag), and whether an
+    api_base may point at a private network."""
 
     backend = models.CharField(max_length=10, choices=Backend.choices, default=Backend.LITELLM)
+    # Off by default: a call made from a row reaches whatever its api_base names, from inside our network. On for a
+    # LAN server (Ollama on another machine), it lifts the refusal of private and link-local addresses; loopback is
+    # always allowed and cloud metadata endpoints never are (providers/validators.py).
+    allow_private_networks = models.BooleanField(
+        default=False,
+        help_text="Let an API base point at private and link-local addresses (10/8, 172.16/12, 192.168/16, "
+        "fc00::/7, 169.254/16, fe80::/10), e.g. Ollama on another machine of the LAN. Loopback (127.0.0.1, "
+        "localhost) is always allowed; cloud metadata endpoints never are. ARENA_ALLOW_PRIVATE_NETWORKS, when "
+        "set, wins over this.")
     changed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -266,3 +276,8 @@ class GatewaySetting(models.Model):
         default, which is what load() would create; a read does not create it."""
         default = cls._meta.get_field("backend").default
         return Coalesce(models.Subquery(cls.objects.filter(pk=1).values("backend")[:1]), models.Value(str(default)))
+
+    @property
+    def private_networks_allowed(self) -> bool:
+        pin = settings.ALLOW_PRIVATE_NETWORKS_PIN
+        return self.allow_private_networks if pin is None else pin

@@ -5,6 +5,7 @@ import httpx
 from django.db import transaction
 
 from providers.models import LLMModel, PricingTier, Provider
+from providers.validators import refused_address
 
 OLLAMA_ROUTES = ("ollama", "ollama_chat")
 DEFAULT_API_BASE = "http://localhost:11434"  # where LiteLLM looks when a provider names none
@@ -35,6 +36,8 @@ def discover_ollama_models(provider: Provider) -> DiscoveryResult:
 
 def fetch_model_names(api_base: str) -> list[str]:
     url = api_base.rstrip("/") + "/api/tags"
+    if refusal := refused_address(url):  # the same rule as every LLM call (providers.llm.guard)
+        raise OllamaDiscoveryError(f"not asking {url}: {refusal}")
     try:
         response = httpx.get(url, timeout=TIMEOUT_SECONDS)
     except httpx.HTTPError as exc:

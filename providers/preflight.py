@@ -49,11 +49,13 @@ async def _problem(row: LLMModel) -> str:
     name = row.effective_key_env_var
     if name and row.read_api_key() is None:
         return f"the environment variable {name} that should hold its API key is not set"
-    key = _fingerprint(row)
-    if time.monotonic() - _answered.get(key, -REMEMBER_SECONDS) < REMEMBER_SECONDS:
-        return ""
     try:
+        # Before the memory: an address refused since the row last answered (the setting turned off, a name that
+        # resolves elsewhere now) is refused at once, not a minute later in the middle of the debate.
         client = await aclient_for(row)
+        key = _fingerprint(row)
+        if time.monotonic() - _answered.get(key, -REMEMBER_SECONDS) < REMEMBER_SECONDS:
+            return ""
         client.settings = CallSettings(timeout=TIMEOUT_SECONDS, first_chunk_timeout=TIMEOUT_SECONDS)
         await client.send_message(PROMPT, max_tokens=1)
     except LLMError as error:

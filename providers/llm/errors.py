@@ -59,6 +59,14 @@ class LLMConfigurationError(LLMError):
     retryable = False
 
 
+class LLMForbiddenAddressError(LLMConfigurationError):
+    """The row's api_base points where no call may go (cloud metadata, a private network nobody allowed). Refused
+    before any request is made; only an edit to the row or to the gateway setting helps."""
+
+    kind = "forbidden_address"
+    retryable = False
+
+
 _CONTEXT_WINDOW_HINTS = ("context length", "context_length", "context window", "prompt is too long",
                          "maximum context", "too many tokens")
 

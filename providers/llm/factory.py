@@ -4,6 +4,7 @@ from importlib import import_module
 from providers.llm.backend import acurrent_backend, current_backend
 from providers.llm.base import BaseLLMClient, CallSettings
 from providers.llm.errors import LLMConfigurationError
+from providers.llm.guard import acheck_api_base, check_api_base
 from providers.llm.pricing import ZERO_PRICES
 from providers.models import Backend, LLMModel
 
@@ -37,11 +38,15 @@ def build_client(model: LLMModel, backend: str) -> BaseLLMClient:
     return LiteLLMClient(model=model.litellm_model_name, zero_priced=model.costs_nothing, **kwargs)
 
 
+# A client built for a caller outside the gateway (Test connection, pre-flight) has its address checked here; the
+# gateway checks each row itself, with the setting it read along with the backend.
 def client_for(model: LLMModel) -> BaseLLMClient:
+    check_api_base(model)
     return build_client(model, current_backend())
 
 
 async def aclient_for(model: LLMModel) -> BaseLLMClient:
+    await acheck_api_base(model)
     return build_client(model, await acurrent_backend())
 
 

@@ -7,6 +7,8 @@ never sleeps after the last attempt. A failing call therefore costs at most 1 + 
 row still fails, the next one answers with its own settings and key, and is priced at its own prices
 (providers.llm.pricing). A stream that breaks midway is dropped whole and asked again (a `StreamReset` tells the
 caller to discard what it showed), so a reply is always one model's complete answer, never a splice of two.
+Before a row is asked, its api_base is checked (providers.llm.guard): a refused address is a non-retryable
+LLMForbiddenAddressError for that row, and no request is made to it.
 """
 import logging
 from collections.abc import AsyncIterator
@@ -18,10 +20,11 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from providers.llm.base import LLMResult, Message
 from providers.llm.errors import LLMError
-from providers.llm.backend import current_backend, pinned_backend
+from providers.llm.backend import pinned_backend
 from providers.llm.factory import build_client
+from providers.llm.guard import acheck_api_base
 from providers.llm.pricing import call_cost
-from providers.models import LLMModel
+from providers.models import GatewaySetting, LLMModel
 
 logger = logging.getLogger("providers.llm")
 MAX_BACKOFF_SECONDS = 8.0
@@ -43,9 +46,10 @@ class StreamReset:
 
 async def answer(model: LLMModel, messages: list[Message], **params) -> Answer:
     failures: list[tuple[LLMModel, LLMError]] = []
-    chain, backend = await _plan(model)
+    chain, backend, private_networks = await _plan(model)
     for row in chain:
         try:
+            await acheck_api_base(row, private_networks=private_networks)
             async for attempt in _retrying(row):
                 with attempt:
                     result = await build_client(row, backend).send_message(messages, **params)
@@ -59,9 +63,10 @@ async def stream_answer(model: LLMModel, messages: list[Message], **params
                         ) -> AsyncIterator[str | StreamReset | Answer]:
     """Text deltas as they arrive, a StreamReset whenever an attempt that spoke is dropped, then one Answer."""
     failures: list[tuple[LLMModel, LLMError]] = []
-    chain, backend = await _plan(model)
+    chain, backend, private_networks = await _plan(model)
     for row in chain:
         try:
+            await acheck_api_base(row, private_networks=private_networks)
             async for attempt in _retrying(row):
                 with attempt:
                     spoke = False
@@ -89,16 +94,25 @@ def _priced(answer: Answer) -> Answer:
     return answer
 
 
-async def _plan(model: LLMModel) -> tuple[list[LLMModel], str]:
-    """Who is asked, in order, and by which backend (ARENA_LLM_BACKEND, else the rollback flag). A row fetched
-    `with_answer_chain()`, as the orchestrator fetches each turn's, brings its chain and the flag as it stood
-    when it was read, so a rollback applies from the next turn and the call reads nothing. For any other row
-    the flag is read now, in one trip to the database thread with the chain (a trip costs more than all the
-    rest of this layer)."""
-    backend = pinned_backend() or model.fetched_backend
+async def _plan(model: LLMModel) -> tuple[list[LLMModel], str, bool | None]:
+    """Who is asked, in order, by which backend (ARENA_LLM_BACKEND, else the rollback flag), and whether private
+    networks are allowed. A row fetched `with_answer_chain()`, as the orchestrator fetches each turn's, brings its
+    chain and the flag as it stood when it was read, so a rollback applies from the next turn and the call reads
+    nothing. For any other row the flag is read now, in one trip to the database thread with the chain (a trip
+    costs more than all the rest of this layer). The private-networks setting comes from that same read of
+    GatewaySetting; without one it stays None, and the address check reads it only for an address that needs it."""
+    backend, private_networks = pinned_backend() or model.fetched_backend, settings.ALLOW_PRIVATE_NETWORKS_PIN
     if backend and model.has_answer_chain:
-        return model.answer_chain(), backend
-    return await database_sync_to_async(lambda: (model.answer_chain(), backend or current_backend()))()
+        return model.answer_chain(), backend, private_networks
+    return await database_sync_to_async(_read_plan)(model, backend, private_networks)
+
+
+def _read_plan(model: LLMModel, backend: str | None, private_networks: bool | None
+               ) -> tuple[list[LLMModel], str, bool | None]:
+    if backend is None:
+        row = GatewaySetting.load()
+        backend, private_networks = row.backend, row.private_networks_allowed
+    return model.answer_chain(), backend, private_networks
 
 
 def _retrying(row: LLMModel) -> AsyncRetrying:
