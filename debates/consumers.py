@@ -1,4 +1,6 @@
 """The live channel of one debate: authenticate, join its group, send a snapshot, forward events."""
+import time
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -7,8 +9,14 @@ from debates.models import Debate
 from debates.snapshot import debate_snapshot
 
 
+# A snapshot reads the whole debate on the database thread every debate of the process shares: a client may ask
+# for a few at once (a reconnect, a gap in the events), then one a second; more are refused with an error event.
+RESYNC_BURST, RESYNC_PER_SECOND = 3, 1.0
+
+
 class DebateConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
+        self.resync_tokens, self.resync_at = float(RESYNC_BURST), time.monotonic()
         self.debate_id = int(self.scope["url_route"]["kwargs"]["debate_id"])
         self.group = None
         self.seq = 0  # the last seq this client has: the snapshot's, then each event's
@@ -31,7 +39,11 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "resync":
-            await self.send_snapshot()
+            if self._may_resync():
+                await self.send_snapshot()
+            else:
+                await self.send_error("rate_limited", "Too many resync requests: at most one a second. Events "
+                                                      "keep coming; ask again shortly.")
         else:
             await self.send_error("bad_message", 'The only message this channel takes is {"type": "resync"}.')
 
@@ -43,6 +55,16 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
         await self.send(text_data=message["json"])
 
     # ---- helpers ----------------------------------------------------------------------------
+    def _may_resync(self) -> bool:
+        """A token bucket: RESYNC_BURST at once, refilled at RESYNC_PER_SECOND."""
+        now = time.monotonic()
+        self.resync_tokens = min(RESYNC_BURST, self.resync_tokens + (now - self.resync_at) * RESYNC_PER_SECOND)
+        self.resync_at = now
+        if self.resync_tokens < 1:
+            return False
+        self.resync_tokens -= 1
+        return True
+
     async def send_snapshot(self) -> None:
         snapshot = await database_sync_to_async(debate_snapshot)(self.debate_id)
         self.seq = snapshot["last_seq"]

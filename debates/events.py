@@ -49,21 +49,36 @@ async def send_to_group(debate_id: int, event: dict) -> None:
 
 
 Change = Callable[[], object]  # writes rows; a dict it returns is added to the payload
+
+
+class LeaseLost(Exception):
+    """A write matched no row: another runner holds this debate now (or its seq moved). Write nothing more."""
 Listener = Callable[[dict], Awaitable[None] | None]
 
 
 class EventStream:
     """Numbers, persists and publishes one debate's events. One writer per debate: its runner."""
 
-    def __init__(self, debate_id: int, last_seq: int, listener: Listener | None = None) -> None:
+    def __init__(self, debate_id: int, last_seq: int, listener: Listener | None = None, token: str = "") -> None:
         self.debate_id = debate_id
         self.seq = last_seq
         self.listener = listener  # e.g. the terminal of `run_debate`
+        self.token = token  # the runner's lease; "" for a one-off event from outside a runner
 
     async def emit(self, event_type: str, payload: dict, change: Change | None = None) -> dict:
-        """Commit `change` with the next seq, then publish the event."""
+        """Commit `change` with the next seq, then publish the event: both, or neither. A cancel that lands while
+        the commit runs in its worker thread waits for the commit and its publication, so the seq a watcher
+        sees next is always the next one. LeaseLost when the write is no longer ours to make."""
+        work = asyncio.ensure_future(self._emit(event_type, payload, change))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            await asyncio.wait({work})
+            raise
+
+    async def _emit(self, event_type: str, payload: dict, change: Change | None) -> dict:
         seq = self.seq + 1
-        added = await database_sync_to_async(_commit)(self.debate_id, seq, change)
+        added = await database_sync_to_async(_commit)(self.debate_id, seq, change, self.token)
         self.seq = seq
         event = envelope(self.debate_id, seq, event_type, {**payload, **(added or {})})
         await send_to_group(self.debate_id, event)
@@ -74,10 +89,16 @@ class EventStream:
         return event
 
 
-def _commit(debate_id: int, seq: int, change: Change | None) -> dict | None:
+def _commit(debate_id: int, seq: int, change: Change | None, token: str = "") -> dict | None:
     with transaction.atomic():
+        # Compare and set, first: the previous seq must be the one we numbered from, and a runner must still hold
+        # the lease. Otherwise nothing is written (the change never runs) and the writer stops.
+        fenced = Debate.objects.filter(pk=debate_id, last_seq=seq - 1)
+        if token:
+            fenced = fenced.filter(runner_token=token)
+        if not fenced.update(last_seq=seq):
+            raise LeaseLost(f"debate {debate_id}: event {seq} is not ours to write (another runner holds it)")
         added = change() if change is not None else None
-        Debate.objects.filter(pk=debate_id).update(last_seq=seq)
     return added if isinstance(added, dict) else None
 
 

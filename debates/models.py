@@ -138,6 +138,9 @@ class Debate(models.Model):
     # The runner's bookkeeping: the last event number, its heartbeat, and a cancel asked from elsewhere.
     last_seq = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The lease: which runner may write this debate (empty: none). It holds it until RUNNER_STALE_AFTER past its
+    # last heartbeat; every write it makes is conditional on still holding it (debates.events).
+    runner_token = models.CharField(max_length=32, blank=True)
     cancel_requested = models.BooleanField(default=False)
     # The cost ledger: what the completed turns and the verdict cost (refresh_spend), and how many of those calls
     # could not be priced (then the total is a lower bound, and says so).

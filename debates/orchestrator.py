@@ -4,15 +4,17 @@ It never sees a request, a socket or a template: it writes rows and emits events
 """
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
+from django.db.models import Q
 from django.utils import timezone
 
 from debates import budget, convergence, judge, panel
-from debates.events import DeltaBuffer, EventStream, Listener
+from debates.events import DeltaBuffer, EventStream, LeaseLost, Listener
 from debates.models import (
-    Debate, DebateStatus, JudgeVerdict, Seat, SeatScore, Turn, TurnStatus, Verdict, VerdictReading,
+    RUNNER_STALE_AFTER, Debate, DebateStatus, JudgeVerdict, Seat, SeatScore, Turn, TurnStatus, Verdict, VerdictReading,
 )
 from debates.prompts import CriterionView, SeatView, SpokenTurn, seat_messages
 from debates.snapshot import turn_dict, verdict_dict
@@ -23,6 +25,8 @@ from providers.models import LLMModel
 logger = logging.getLogger("debates.orchestrator")
 HEARTBEAT_SECONDS = 3.0
 SERVER_STOPPING = "the server is stopping"  # the cancel message that means "interrupted", not "cancelled"
+LEASE_LOST = "another runner holds this debate"  # the runner stops and writes nothing more
+HEARTBEAT_FAILED = "the heartbeat failed"
 # The debates this process is stopping because it shuts down (debates.tasks.stop_all). Kept beside the cancel
 # message because a cancel that lands inside some awaits (a trip to the database thread) arrives without it.
 stopped_by_server: set[int] = set()
@@ -55,14 +59,30 @@ class DebateRunner:
         self.spent = 0.0  # the ledger's total as of the last commit, for the budget checks
 
     async def run(self) -> None:
+        token = uuid.uuid4().hex
+        if not await database_sync_to_async(_claim)(self.debate_id, token):
+            logger.warning("debate %s: not run, another runner holds it", self.debate_id)
+            return
         plan = await database_sync_to_async(_load_plan)(self.debate_id)
-        self.events = EventStream(self.debate_id, plan.debate.last_seq, listener=self.listener)
+        self.events = EventStream(self.debate_id, plan.debate.last_seq, listener=self.listener, token=token)
         self.spent = plan.debate.spent_usd
         main = asyncio.current_task()
-        heartbeat = asyncio.create_task(self._beat(main))
+        # Supervised: a heartbeat that fails, or finds the lease taken, stops the runner (see _supervise).
+        heartbeat = asyncio.create_task(self._beat(main, token))
+        heartbeat.add_done_callback(lambda beat: _supervise(beat, main))
         try:
             await self._run(plan)
+        except LeaseLost:
+            logger.warning("debate %s: the lease was lost; this runner stops and writes nothing more",
+                           self.debate_id)
         except asyncio.CancelledError as cancel:
+            if cancel.args == (LEASE_LOST,):
+                logger.warning("debate %s: another runner took the lease; this one stops", self.debate_id)
+                return
+            if cancel.args == (HEARTBEAT_FAILED,):
+                await self._finish_failed("The runner could not keep its heartbeat (the database did not answer); "
+                                          "resume it to carry on from the last completed turn.")
+                return
             if cancel.args == (SERVER_STOPPING,) or self.debate_id in stopped_by_server:
                 stopped_by_server.discard(self.debate_id)
                 await self._finish_failed("The server running this debate stopped; resume it to carry on from "
@@ -256,10 +276,14 @@ class DebateRunner:
     async def _finish_cancelled(self) -> None:
         await self.events.emit("debate.cancelled", {"status": DebateStatus.CANCELLED}, lambda: _finish(self.debate_id, DebateStatus.CANCELLED))
 
-    async def _beat(self, main: asyncio.Task) -> None:
-        """Tell other processes this debate is alive, and stop it when one of them asks."""
+    async def _beat(self, main: asyncio.Task, token: str) -> None:
+        """Renew the lease (other processes see the debate alive) and stop the runner when one of them asks for a
+        cancel, or has taken the lease."""
         while True:
-            cancel = await database_sync_to_async(_beat_once)(self.debate_id)
+            held, cancel = await database_sync_to_async(_beat_once)(self.debate_id, token)
+            if not held:
+                main.cancel(LEASE_LOST)
+                return
             if cancel:
                 main.cancel()
                 return
@@ -307,9 +331,25 @@ def _set_debate(debate_id: int, **fields) -> None:
     Debate.objects.filter(pk=debate_id).update(**fields)
 
 
-def _beat_once(debate_id: int) -> bool:
-    Debate.objects.filter(pk=debate_id).update(heartbeat_at=timezone.now())
-    return Debate.objects.filter(pk=debate_id, cancel_requested=True).exists()
+def _supervise(beat: asyncio.Task, main: asyncio.Task) -> None:
+    """The heartbeat's end: cancelled with the runner (nothing to do), or failed, which stops the runner cleanly."""
+    if beat.cancelled() or beat.exception() is None:
+        return
+    logger.error("debate heartbeat failed", exc_info=beat.exception())
+    if not main.done():
+        main.cancel(HEARTBEAT_FAILED)
+
+
+def _claim(debate_id: int, token: str) -> bool:
+    """Take the lease: free, or its holder silent for RUNNER_STALE_AFTER. One claimer wins; the rest see 0 rows."""
+    free = Q(runner_token="") | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=timezone.now() - RUNNER_STALE_AFTER)
+    return bool(Debate.objects.filter(free, pk=debate_id).update(runner_token=token, heartbeat_at=timezone.now()))
+
+
+def _beat_once(debate_id: int, token: str) -> tuple[bool, bool]:
+    """(whether this runner still holds the lease, whether a cancel was asked)."""
+    held = Debate.objects.filter(pk=debate_id, runner_token=token).update(heartbeat_at=timezone.now())
+    return bool(held), held and Debate.objects.filter(pk=debate_id, cancel_requested=True).exists()
 
 
 def _record_convergence(debate_id: int, stopped_after: int | None, reason: str, cost_usd: float | None) -> None:
@@ -330,7 +370,7 @@ def _fail_turn(turn_id: int, text: str, kind: str, message: str) -> None:
 def _finish(debate_id: int, status: str, reason: str = "") -> None:
     Turn.objects.filter(debate_id=debate_id).cut_off(status)
     Debate.objects.filter(pk=debate_id).update(status=status, failure_reason=reason, finished_at=timezone.now(),
-                                               cancel_requested=False)
+                                               cancel_requested=False, runner_token="")  # the lease is free
 
 
 def _save_verdict(plan: DebatePlan, results: list[panel.JudgeResult], combined: panel.PanelVerdict) -> Verdict:

@@ -290,8 +290,11 @@ def debate_mark_resumed(*, debate_id: int, by=None) -> Debate:
     if not debate.can_resume:
         raise DebateStateError(f"This debate is {debate.display_status}; only a failed, cancelled or "
                                "interrupted debate can be resumed.")
+    # Failed, cancelled or interrupted: no live runner. The lease is freed for the one about to be launched
+    # (an interrupted runner that comes back finds it taken and stops: its writes are fenced).
     debate.status, debate.heartbeat_at, debate.failure_reason = DebateStatus.RUNNING, timezone.now(), ""
-    debate.save(update_fields=["status", "heartbeat_at", "failure_reason"])
+    debate.runner_token = ""
+    debate.save(update_fields=["status", "heartbeat_at", "failure_reason", "runner_token"])
     return debate
 
 
