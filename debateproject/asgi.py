@@ -14,6 +14,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from debates.routing import websocket_urlpatterns  # noqa: E402
+from debates.takeover import watch_from_server_start  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -22,6 +23,9 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Debates whose runner died (here before a restart, or in another process) are taken over from the start.
+watch_from_server_start()
 
 if settings.LLM_PREWARM:
     # Import LiteLLM beside the server starting up, so the first debate does not wait seconds for it.

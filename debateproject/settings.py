@@ -149,6 +149,10 @@ LEADERBOARD_BOOTSTRAP_ROUNDS = envint("ARENA_LEADERBOARD_BOOTSTRAP_ROUNDS", 1000
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 LEADERBOARD_REBUILD_ON_CHANGE = envbool("ARENA_LEADERBOARD_REBUILD_ON_CHANGE", True)
 
+# Automatic takeover: each daphne process claims the debates whose runner died and runs them on (debates.takeover).
+# Off: a debate whose runner died is shown as interrupted, and someone resumes it.
+AUTO_TAKEOVER = envbool("ARENA_AUTO_TAKEOVER", True)
+
 # Import LiteLLM in a background thread when the ASGI server starts (off in tests that time imports).
 LLM_PREWARM = envbool("ARENA_LLM_PREWARM", True)
 

@@ -13,8 +13,9 @@ from providers.models import LLMModel
 MIN_SEATS, MAX_SEATS = 2, 6
 MIN_ROUNDS, MAX_ROUNDS = 1, 10
 MAX_PANEL = 5  # judges on one debate, the lead judge included
-# A runner writes its heartbeat every few seconds; one silent for this long is gone (the server stopped).
-RUNNER_STALE_AFTER = timedelta(seconds=20)
+# A runner renews its lease (the heartbeat) every couple of seconds; one silent for this long is gone, and any
+# server process may take its debate over (debates.takeover).
+RUNNER_STALE_AFTER = timedelta(seconds=10)
 
 
 class Persona(models.Model):
@@ -141,6 +142,9 @@ class Debate(models.Model):
     # The lease: which runner may write this debate (empty: none). It holds it until RUNNER_STALE_AFTER past its
     # last heartbeat; every write it makes is conditional on still holding it (debates.events).
     runner_token = models.CharField(max_length=32, blank=True)
+    # Where that runner lives ("host:pid"): a process on the same host can tell at once that it is dead, without
+    # waiting for its lease to run out (a restarted server takes its own debates back at start-up).
+    runner = models.CharField(max_length=100, blank=True)
     cancel_requested = models.BooleanField(default=False)
     # The cost ledger: what the completed turns and the verdict cost (refresh_spend), and how many of those calls
     # could not be priced (then the total is a lower bound, and says so).

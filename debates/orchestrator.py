@@ -8,14 +8,16 @@ import uuid
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from debates import budget, convergence, judge, panel
 from debates.events import DeltaBuffer, EventStream, LeaseLost, Listener
 from debates.models import (
-    RUNNER_STALE_AFTER, Debate, DebateStatus, JudgeVerdict, Seat, SeatScore, Turn, TurnStatus, Verdict, VerdictReading,
+    Debate, DebateStatus, JudgeVerdict, Seat, SeatScore, Turn, TurnStatus, Verdict, VerdictReading,
 )
+from debates.leases import lease_expired, this_process
 from debates.prompts import CriterionView, SeatView, SpokenTurn, seat_messages
 from debates.snapshot import turn_dict, verdict_dict
 from providers.llm import gateway
@@ -23,7 +25,7 @@ from providers.llm.errors import LLMError
 from providers.models import LLMModel
 
 logger = logging.getLogger("debates.orchestrator")
-HEARTBEAT_SECONDS = 3.0
+HEARTBEAT_SECONDS = 2.0  # a fifth of the lease (RUNNER_STALE_AFTER): a slow write or two never loses it
 SERVER_STOPPING = "the server is stopping"  # the cancel message that means "interrupted", not "cancelled"
 LEASE_LOST = "another runner holds this debate"  # the runner stops and writes nothing more
 HEARTBEAT_FAILED = "the heartbeat failed"
@@ -49,18 +51,20 @@ class DebatePlan:
     done: set[tuple[int, int]]  # (seat id, round) of completed turns
     judge_ids: list[int]  # the panel, lead judge first
     rubric: list[CriterionView]  # the debate's own copy, taken when it first ran
+    cut: list[Turn]  # turns left streaming by a runner that stopped without ending them
 
 
 class DebateRunner:
-    def __init__(self, debate_id: int, *, listener: Listener | None = None) -> None:
+    def __init__(self, debate_id: int, *, listener: Listener | None = None, token: str = "") -> None:
         self.debate_id = debate_id
         self.listener = listener
+        self.token = token  # a lease claimed for this runner already (debates.takeover), else it claims one
         self.events: EventStream | None = None
         self.spent = 0.0  # the ledger's total as of the last commit, for the budget checks
 
     async def run(self) -> None:
-        token = uuid.uuid4().hex
-        if not await database_sync_to_async(_claim)(self.debate_id, token):
+        token = self.token or uuid.uuid4().hex
+        if not self.token and not await database_sync_to_async(_claim)(self.debate_id, token):
             logger.warning("debate %s: not run, another runner holds it", self.debate_id)
             return
         plan = await database_sync_to_async(_load_plan)(self.debate_id)
@@ -85,6 +89,9 @@ class DebateRunner:
                 return
             if cancel.args == (SERVER_STOPPING,) or self.debate_id in stopped_by_server:
                 stopped_by_server.discard(self.debate_id)
+                if settings.AUTO_TAKEOVER:  # another process, or this server restarted, carries on at once
+                    await database_sync_to_async(_release)(self.debate_id, token)
+                    raise
                 await self._finish_failed("The server running this debate stopped; resume it to carry on from "
                                           "the last completed turn.")
             else:
@@ -101,7 +108,13 @@ class DebateRunner:
             heartbeat.cancel()
 
     async def _run(self, plan: DebatePlan) -> None:
-        await self.events.emit("debate.started", {"resumed": bool(plan.done)}, lambda: _mark_running(self.debate_id))
+        for turn in plan.cut:  # its runner stopped mid-turn (the process died): what it said so far is void
+            await self.events.emit(
+                "turn.reset", {"turn_id": turn.pk, "seat_id": turn.seat_id, "round": turn.round,
+                               "reason": "the process running this debate stopped"},
+                lambda turn_id=turn.pk: Turn.objects.filter(pk=turn_id).update(text=""))
+        await self.events.emit("debate.started", {"resumed": bool(plan.done or plan.cut)},
+                               lambda: _mark_running(self.debate_id))
         debate, chosen = plan.debate, plan.debate.debate_format
         for round_number in range(1, debate.last_round + 1):
             pending = [seat for seat in plan.seats if (seat.pk, round_number) not in plan.done]
@@ -306,7 +319,8 @@ def _load_plan(debate_id: int) -> DebatePlan:
                   for t in completed]
     debate.copy_rubric()
     return DebatePlan(debate=debate, seats=seats, transcript=transcript, done={(t.seat_id, t.round) for t in completed},
-                      judge_ids=debate.judge_model_ids(), rubric=[c.as_view() for c in debate.criteria.all()])
+                      judge_ids=debate.judge_model_ids(), rubric=[c.as_view() for c in debate.criteria.all()],
+                      cut=list(debate.turns.filter(status=TurnStatus.STREAMING).exclude(text="")))
 
 
 @database_sync_to_async
@@ -342,8 +356,14 @@ def _supervise(beat: asyncio.Task, main: asyncio.Task) -> None:
 
 def _claim(debate_id: int, token: str) -> bool:
     """Take the lease: free, or its holder silent for RUNNER_STALE_AFTER. One claimer wins; the rest see 0 rows."""
-    free = Q(runner_token="") | Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=timezone.now() - RUNNER_STALE_AFTER)
-    return bool(Debate.objects.filter(free, pk=debate_id).update(runner_token=token, heartbeat_at=timezone.now()))
+    free = Q(runner_token="") | lease_expired()
+    return bool(Debate.objects.filter(free, pk=debate_id).update(runner_token=token, runner=this_process(),
+                                                                 heartbeat_at=timezone.now()))
+
+
+def _release(debate_id: int, token: str) -> None:
+    """Give the lease up, leaving the debate active: any process may take it over at once (debates.takeover)."""
+    Debate.objects.filter(pk=debate_id, runner_token=token).update(runner_token="", runner="", heartbeat_at=None)
 
 
 def _beat_once(debate_id: int, token: str) -> tuple[bool, bool]:
@@ -370,7 +390,7 @@ def _fail_turn(turn_id: int, text: str, kind: str, message: str) -> None:
 def _finish(debate_id: int, status: str, reason: str = "") -> None:
     Turn.objects.filter(debate_id=debate_id).cut_off(status)
     Debate.objects.filter(pk=debate_id).update(status=status, failure_reason=reason, finished_at=timezone.now(),
-                                               cancel_requested=False, runner_token="")  # the lease is free
+                                               cancel_requested=False, runner_token="", runner="")  # the lease is free
 
 
 def _save_verdict(plan: DebatePlan, results: list[panel.JudgeResult], combined: panel.PanelVerdict) -> Verdict:

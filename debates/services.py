@@ -293,8 +293,8 @@ def debate_mark_resumed(*, debate_id: int, by=None) -> Debate:
     # Failed, cancelled or interrupted: no live runner. The lease is freed for the one about to be launched
     # (an interrupted runner that comes back finds it taken and stops: its writes are fenced).
     debate.status, debate.heartbeat_at, debate.failure_reason = DebateStatus.RUNNING, timezone.now(), ""
-    debate.runner_token = ""
-    debate.save(update_fields=["status", "heartbeat_at", "failure_reason", "runner_token"])
+    debate.runner_token = debate.runner = ""
+    debate.save(update_fields=["status", "heartbeat_at", "failure_reason", "runner_token", "runner"])
     return debate
 
 

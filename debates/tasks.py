@@ -11,15 +11,20 @@ _running: dict[int, asyncio.Task] = {}
 _shutdown_hooked = False
 
 
-def launch(debate_id: int) -> asyncio.Task:
-    """Run the debate on the current event loop; the request that started it returns at once."""
+def launch(debate_id: int, *, token: str = "") -> asyncio.Task:
+    """Run the debate on the current event loop; the request that started it returns at once. `token`: a lease
+    already claimed for it (a takeover), else the runner claims one."""
     # A fresh context: the debate outlives the request, and must not keep the request's thread context.
-    task = asyncio.get_running_loop().create_task(DebateRunner(debate_id).run(), name=f"debate-{debate_id}",
-                                                  context=contextvars.Context())
+    task = asyncio.get_running_loop().create_task(DebateRunner(debate_id, token=token).run(),
+                                                  name=f"debate-{debate_id}", context=contextvars.Context())
     _running[debate_id] = task
     task.add_done_callback(lambda done: _forget(debate_id, done))
     _hook_server_shutdown()
     return task
+
+
+def running_here() -> set[int]:
+    return {debate_id for debate_id, task in _running.items() if not task.done()}
 
 
 def stop_all() -> list[asyncio.Task]:

@@ -35,10 +35,11 @@ def api_live_server(transactional_db, provider_key) -> Iterator[str]:
 
 
 @contextmanager
-def daphne_on_test_db() -> Iterator[tuple[str, subprocess.Popen]]:
-    """daphne on the test database: its base URL and its process, stopped (SIGTERM) on the way out."""
+def daphne_on_test_db(*, takeover: bool = False) -> Iterator[tuple[str, subprocess.Popen]]:
+    """daphne on the test database: its base URL and its process, stopped (SIGTERM) on the way out. Automatic
+    takeover is off unless asked for: this process's tests run debates of their own on the same database."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": current_database_url(),
+    env = {**os.environ, "DATABASE_URL": current_database_url(), "ARENA_AUTO_TAKEOVER": str(takeover).lower(),
            "DJANGO_SETTINGS_MODULE": "debateproject.settings", "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen([str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "debateproject.asgi:application"],

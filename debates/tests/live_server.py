@@ -40,7 +40,9 @@ class LiveServer:
         self.log = log
         env = {key: value for key, value in os.environ.items() if key != "DJANGO_ALLOW_ASYNC_UNSAFE"}
         env.update({"DATABASE_URL": database_url, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-                    "ARENA_LLM_PREWARM": "true", PROVIDER_KEY_VAR: PROVIDER_KEY, "PYTHONUNBUFFERED": "1"})
+                    "ARENA_LLM_PREWARM": "true",
+                    # Off: the tests make interrupted debates on purpose, and this process runs debates of its own.
+                    "ARENA_AUTO_TAKEOVER": "false", PROVIDER_KEY_VAR: PROVIDER_KEY, "PYTHONUNBUFFERED": "1"})
         with log.open("wb") as out:
             self.process = subprocess.Popen(
                 [str(DAPHNE), "-b", "127.0.0.1", "-p", str(self.port), "debateproject.asgi:application"],

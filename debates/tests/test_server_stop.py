@@ -36,3 +36,38 @@ def test_a_server_stopped_mid_debate_exits_promptly_and_leaves_it_resumable(mode
     assert debate.status == "failed" and debate.can_resume
     assert "server running this debate stopped" in debate.failure_reason
     assert debate.turns.get().status == "failed"
+
+
+def test_with_takeover_on_a_stopped_server_hands_the_debate_on_and_a_restart_finishes_it(model_on, openai_server,
+                                                                                          provider_key):
+    openai_server.responder = lambda body: ("{}" if "impartial" in str(body) else " ".join(f"w{i}" for i in range(60)))
+    openai_server.chunk_delay = 0.03
+    model = model_on("openai", openai_server)
+    _, secret = issue_token()
+    seats = [{"model_id": model.pk, "stance": s} for s in ("for", "against")]
+
+    with daphne_on_test_db(takeover=True) as (url, server):
+        with httpx.Client(base_url=url, headers=bearer(secret), timeout=10) as api:
+            debate_id = api.post("/api/debates", json={"topic": "Restart me", "rounds": 1, "judge_model_id": model.pk,
+                                                       "seats": seats}).json()["id"]
+            assert api.post(f"/api/debates/{debate_id}/start").status_code == 202
+            deadline = time.monotonic() + 60
+            while not Debate.objects.get(pk=debate_id).turns.exclude(text="").exists():
+                assert time.monotonic() < deadline, "the debate never started speaking"
+                time.sleep(0.1)
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    # Not failed: interrupted, its lease given up, for whichever process comes next.
+    debate = Debate.objects.get(pk=debate_id)
+    assert debate.display_status == "interrupted" and debate.runner_token == ""
+
+    with daphne_on_test_db(takeover=True):  # the same server, restarted
+        deadline = time.monotonic() + 60
+        while Debate.objects.get(pk=debate_id).is_active:
+            assert time.monotonic() < deadline, "the restarted server never finished the debate"
+            time.sleep(0.2)
+
+    debate = Debate.objects.get(pk=debate_id)
+    assert debate.status == "completed"
+    assert [t.status for t in debate.turns.all()] == ["completed", "completed"]

@@ -1,0 +1,200 @@
+"""Automatic takeover: a debate whose runner died is claimed by exactly one process and finished, the cut turn
+redone, every completed turn kept once; with takeover off it shows as interrupted at once."""
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+import websockets
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore
+from django.utils import timezone
+
+from accounts.tests.factories import bearer, issue_token
+from debates import takeover, tasks
+from debates.models import Debate, DebateStatus, Turn, TurnStatus
+from debates.tests.api_live_server import daphne_on_test_db
+from debates.tests.conftest import valid_verdict
+from debates.tests.test_orchestrator import is_judge
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SPEECH = " ".join(f"point{i}" for i in range(60))
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def orphan(debate: Debate, *, runner: str, beat_ago: float, cut_text: str = "") -> Debate:
+    """`debate` as a runner that died mid-turn leaves it: running, a lease, one turn half said."""
+    seat = debate.seats.order_by("position").first()
+    Turn.objects.create(debate=debate, seat=seat, round=1, status=TurnStatus.STREAMING, text=cut_text)
+    Debate.objects.filter(pk=debate.pk).update(
+        status=DebateStatus.RUNNING, runner_token="the-dead-runner", runner=runner, last_seq=3,
+        heartbeat_at=timezone.now() - timedelta(seconds=beat_ago))
+    return Debate.objects.get(pk=debate.pk)
+
+
+def test_a_lease_that_ran_out_is_claimed_by_exactly_one_of_many_sweepers(debate_on, openai_server):
+    debates = [orphan(debate_on(openai_server), runner="another-host:4242", beat_ago=60) for _ in range(3)]
+    claims: list[list[tuple[int, str]]] = []
+    start = threading.Barrier(4)
+
+    def sweeper() -> None:
+        start.wait()
+        claims.append(takeover.sweep(set(), takeover=True))
+
+    threads = [threading.Thread(target=sweeper) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    claimed = sorted(pk for claim in claims for pk, _ in claim)
+    assert claimed == sorted(d.pk for d in debates)  # each debate once, by one sweeper
+    for pk, token in (pair for claim in claims for pair in claim):
+        assert Debate.objects.get(pk=pk).runner_token == token
+
+
+def test_a_live_runner_is_left_alone_and_a_dead_one_here_is_claimed_at_once(debate_on, openai_server):
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as alive:
+        here = f"{takeover.leases.this_process().rpartition(':')[0]}"
+        living = orphan(debate_on(openai_server), runner=f"{here}:{alive.pid}", beat_ago=1)
+        dead = orphan(debate_on(openai_server), runner=f"{here}:{dead_pid()}", beat_ago=1)
+        elsewhere = orphan(debate_on(openai_server), runner="another-host:4242", beat_ago=1)
+        mine = orphan(debate_on(openai_server), runner="another-host:4243", beat_ago=60)
+
+        claimed = takeover.sweep({mine.pk}, takeover=True)  # `mine`: this process runs it
+        alive.kill()
+
+    assert [pk for pk, _ in claimed] == [dead.pk]  # not waiting for its lease: its process is gone
+    assert Debate.objects.get(pk=living.pk).runner_token == "the-dead-runner"
+    assert Debate.objects.get(pk=elsewhere.pk).runner_token == "the-dead-runner"  # its lease still runs
+    assert Debate.objects.get(pk=mine.pk).runner_token == "the-dead-runner"
+
+
+def test_with_takeover_off_a_runner_that_died_here_shows_interrupted_at_once(debate_on, openai_server):
+    here = takeover.leases.this_process().rpartition(":")[0]
+    debate = orphan(debate_on(openai_server), runner=f"{here}:{dead_pid()}", beat_ago=1)
+    assert debate.display_status == DebateStatus.RUNNING  # its lease has not run out
+
+    assert takeover.sweep(set(), takeover=False) == []
+
+    debate.refresh_from_db()
+    assert debate.display_status == "interrupted" and debate.can_resume
+    assert debate.status == DebateStatus.RUNNING and debate.runner_token == ""  # left for someone to resume
+
+
+async def test_a_claimed_debate_resets_the_cut_turn_and_finishes_with_every_turn_once(debate_on, openai_server):
+    openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else SPEECH
+    debate = await database_sync_to_async(lambda: orphan(
+        debate_on(openai_server, rounds=2), runner="another-host:4242", beat_ago=60, cut_text="point0 point1"))()
+
+    claimed = await takeover.take_over_orphans()
+    assert claimed == [debate.pk]
+    await tasks._running[debate.pk]
+
+    row = await Debate.objects.aget(pk=debate.pk)
+    assert row.status == DebateStatus.COMPLETED and row.runner_token == ""
+    turns = [t async for t in Turn.objects.filter(debate_id=debate.pk).order_by("round", "seat__position")]
+    assert [(t.round, t.status, t.text) for t in turns] == [(r, "completed", SPEECH) for r in (1, 1, 2, 2)]
+    assert row.last_seq > 3  # numbered on from where the dead runner stopped
+
+
+# ---- live: daphne processes on the test database, one killed mid-debate --------------------------------------
+def session_for_watcher() -> str:
+    user = User.objects.create_user("watcher", password="watch-it-closely-42")
+    session = SessionStore()
+    session.update({"_auth_user_id": str(user.pk), "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+                    "_auth_user_hash": user.get_session_auth_hash()})
+    session.create()
+    return session.session_key
+
+
+async def follow(url: str, debate_id: int, session: str) -> dict:
+    """Watch as debate.js does: a snapshot, then events in seq order (a resync on a gap, deltas by offset), until
+    the debate ends. Returns what the watcher ends up showing: {(seat_id, round): text}, and what it saw."""
+    host = url.removeprefix("http://")
+    shown: dict[int, dict] = {}
+    seen = {"resets": 0, "snapshots": 0}
+    seq = None
+    async with websockets.connect(f"ws://{host}/ws/debates/{debate_id}/", origin=url,
+                                  additional_headers={"Cookie": f"sessionid={session}"}) as socket_:
+        while True:
+            message = json.loads(await asyncio.wait_for(socket_.recv(), timeout=90))
+            kind, payload = message["type"], message.get("payload", {})
+            if kind == "snapshot":
+                seen["snapshots"] += 1
+                seq, shown = message["seq"], {t["id"]: dict(t) for t in payload["turns"]}
+                if payload["debate"]["status"] in ("completed", "failed", "cancelled"):
+                    break
+                continue
+            if kind == "turn.delta":
+                turn = shown.get(payload["turn_id"])
+                if message["seq"] < seq or turn is None:
+                    continue
+                have = turn["text"]
+                if payload["offset"] > len(have):
+                    await socket_.send(json.dumps({"type": "resync"}))
+                    continue
+                turn["text"] = have + payload["text"][len(have) - payload["offset"]:]  # the overlap is skipped
+                continue
+            if message["seq"] <= seq:
+                continue
+            if message["seq"] > seq + 1:
+                await socket_.send(json.dumps({"type": "resync"}))
+                continue
+            seq = message["seq"]
+            if kind == "turn.started":
+                shown[payload["turn"]["id"]] = dict(payload["turn"])
+            elif kind == "turn.reset":
+                seen["resets"] += 1
+                shown[payload["turn_id"]]["text"] = ""
+            elif kind == "turn.completed":
+                shown[payload["id"]] = dict(payload)
+            if kind in ("debate.completed", "debate.failed"):
+                break
+    return {"text": {(t["seat_id"], t["round"]): t["text"] for t in shown.values()}, **seen}
+
+
+def test_a_runner_killed_mid_stream_is_taken_over_and_watchers_elsewhere_see_it_finish(model_on, openai_server,
+                                                                                        provider_key):
+    openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else SPEECH
+    openai_server.chunk_delay = 0.03  # about 2 s a turn: the kill lands mid-stream
+    model = model_on("openai", openai_server)
+    _, secret = issue_token()
+    session = session_for_watcher()
+    seats = [{"model_id": model.pk, "stance": stance} for stance in ("for", "against")]
+
+    with daphne_on_test_db(takeover=True) as (first, runner), daphne_on_test_db(takeover=True) as (second, _):
+        with httpx.Client(base_url=first, headers=bearer(secret), timeout=10) as api:
+            debate_id = api.post("/api/debates", json={"topic": "Kill me", "rounds": 2, "judge_model_id": model.pk,
+                                                       "seats": seats}).json()["id"]
+            assert api.post(f"/api/debates/{debate_id}/start").status_code == 202
+
+        async def watch_and_kill() -> dict:
+            watching = asyncio.ensure_future(follow(second, debate_id, session))
+            deadline = time.monotonic() + 60
+            while not await Turn.objects.filter(debate_id=debate_id).exclude(text="").aexists():
+                assert time.monotonic() < deadline, "the debate never started speaking"
+                await asyncio.sleep(0.05)
+            runner.send_signal(signal.SIGKILL)
+            runner.wait()
+            return await watching
+
+        watched = asyncio.run(watch_and_kill())
+
+    debate = Debate.objects.get(pk=debate_id)
+    assert debate.status == DebateStatus.COMPLETED and debate.verdict.parsed
+    turns = list(debate.turns.order_by("round", "seat__position"))
+    assert [(t.round, t.text) for t in turns] == [(1, SPEECH), (1, SPEECH), (2, SPEECH), (2, SPEECH)]  # each once
+    assert watched["text"] == {(t.seat_id, t.round): SPEECH for t in turns}  # the watcher shows every final text
