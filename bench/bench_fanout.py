@@ -9,7 +9,8 @@ database and Redis, the clients split between them, the debate started (and so r
 The model is `providers.tests.servers.FakeOpenAIServer` in a process of its own, streaming one word per chunk every
 10 ms (100 tokens/s); every seat reply is `--words` words long. The debate is created and started over the REST API
 with a token from `manage.py create_api_token`. Each client follows the live channel as debate.js does: it applies
-events in `seq` order, asks for a resync on a seq gap or a `turn.delta` whose offset lies past its text, and
+events in `seq` order (a `turn.delta` is not numbered: applied by its offset), asks for a resync on a seq gap or a
+`turn.delta` whose offset lies past its text, and
 ignores events while a resync is on its way. Prints, for each run: the time for all clients to connect (snapshot
 received), whether every client ended with the exact text of every turn the database holds, gaps, resyncs, and
 the delivery latency of `turn.completed` and `turn.delta` (the event's `ts` against the time this process received
@@ -234,6 +235,13 @@ class Client:
             (self.completed_latency if kind == "turn.completed" else self.delta_latency).append(latency)
         if self.seq is None or self.resyncing:
             self.ignored += 1
+            return
+        if kind == "turn.delta":  # not numbered: its seq is the last numbered event's, and it may repeat text
+            if message["seq"] < self.seq:
+                return
+            if not self.apply_event(message):
+                self.holes += 1
+                await self.resync(socket_)
             return
         if message["seq"] <= self.seq:
             return

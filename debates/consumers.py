@@ -4,7 +4,7 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from debates.events import group_name
+from debates.events import group_name, with_live_text
 from debates.models import Debate
 from debates.snapshot import debate_snapshot
 
@@ -49,9 +49,12 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
 
     async def debate_event(self, message: dict) -> None:
         # An event committed before our snapshot was read but published after it is already in the snapshot.
-        if message["seq"] <= self.seq:
+        if message.get("numbered", True):
+            if message["seq"] <= self.seq:
+                return
+            self.seq = message["seq"]
+        elif message["seq"] < self.seq:  # a delta sent before an event the client has: that event supersedes it
             return
-        self.seq = message["seq"]
         await self.send(text_data=message["json"])
 
     # ---- helpers ----------------------------------------------------------------------------
@@ -66,7 +69,9 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
         return True
 
     async def send_snapshot(self) -> None:
-        snapshot = await database_sync_to_async(debate_snapshot)(self.debate_id)
+        # Read off the database thread that every debate of this process commits on (thread_sensitive=False): a
+        # burst of snapshots, each reading a whole debate, never makes another debate's turn wait.
+        snapshot = with_live_text(await database_sync_to_async(debate_snapshot, thread_sensitive=False)(self.debate_id))
         self.seq = snapshot["last_seq"]
         await self.send_json({"type": "snapshot", "seq": snapshot["last_seq"], "debate_id": self.debate_id,
                               "payload": snapshot})

@@ -1,8 +1,12 @@
 """The live channel's events: the envelope, the per-debate sequence, delta coalescing, one publish function.
 
-The database is the record and events are notifications: every event's state change and its `seq` are
-committed together before the event is sent, so a snapshot read at any moment matches some `seq`
-exactly and a client that applies the events after it is whole.
+The database is the record and events are notifications: every numbered event's state change and its `seq` are
+committed together before the event is sent, so a snapshot read at any moment matches some `seq` exactly and a
+client that applies the events after it is whole.
+
+`turn.delta` is the one event that is not numbered (its `seq` is the last numbered event's): streamed text is sent
+every DELTA_INTERVAL_SECONDS but written to the database only every PERSIST_INTERVAL_SECONDS, and only the part not
+yet written (DeltaBuffer). A delta may repeat text the client has; its `offset` says where it starts.
 """
 import asyncio
 import inspect
@@ -14,11 +18,16 @@ from datetime import datetime, timezone
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 
 from debates.models import Debate, Turn
 
 # The in-memory channel layer drops messages past its capacity without a word, so deltas are batched.
 DELTA_INTERVAL_SECONDS = 0.05
+# How often the text of a streaming turn is saved for late joiners: a few small appends a second, not a rewrite of
+# the whole text with every batch (that was 40 transactions a second and O(n^2) bytes per turn).
+PERSIST_INTERVAL_SECONDS = 0.25
 
 
 def group_name(debate_id: int) -> str:
@@ -34,9 +43,9 @@ def envelope(debate_id: int, seq: int, event_type: str, payload: dict) -> dict:
 _sending: set[asyncio.Task] = set()
 
 
-async def send_to_group(debate_id: int, event: dict) -> None:
+async def send_to_group(debate_id: int, event: dict, *, numbered: bool = True) -> None:
     # Serialized once here, not once per watcher: with many watchers JSON encoding was most of the work.
-    message = {"type": "debate.event", "seq": event["seq"], "json": json.dumps(event)}
+    message = {"type": "debate.event", "seq": event["seq"], "numbered": numbered, "json": json.dumps(event)}
     # Sent by a task of its own, awaited through a shield, so that cancelling the caller (a debate's cancel, the
     # server stopping) always reaches it. channels-redis writes through redis-py's asyncio.wait_for, and on
     # Python 3.11 a wait_for whose write completes just as its task is cancelled drops the cancel
@@ -82,11 +91,26 @@ class EventStream:
         self.seq = seq
         event = envelope(self.debate_id, seq, event_type, {**payload, **(added or {})})
         await send_to_group(self.debate_id, event)
+        await self._tell_listener(event)
+        return event
+
+    async def announce(self, event_type: str, payload: dict) -> dict:
+        """Publish an event that changes no row and takes no number (its seq is the last numbered event's)."""
+        event = envelope(self.debate_id, self.seq, event_type, payload)
+        await send_to_group(self.debate_id, event, numbered=False)
+        await self._tell_listener(event)
+        return event
+
+    async def append_text(self, turn_id: int, text: str) -> None:
+        """Append to a streaming turn's saved text, fenced by the lease: LeaseLost when it is no longer ours."""
+        if not await database_sync_to_async(_append)(turn_id, text, self.token):
+            raise LeaseLost(f"debate {self.debate_id}: turn {turn_id} is not ours to write (another runner holds it)")
+
+    async def _tell_listener(self, event: dict) -> None:
         if self.listener is not None:
             outcome = self.listener(event)
             if inspect.isawaitable(outcome):
                 await outcome
-        return event
 
 
 def _commit(debate_id: int, seq: int, change: Change | None, token: str = "") -> dict | None:
@@ -102,6 +126,13 @@ def _commit(debate_id: int, seq: int, change: Change | None, token: str = "") ->
     return added if isinstance(added, dict) else None
 
 
+def _append(turn_id: int, text: str, token: str) -> bool:
+    turn = Turn.objects.filter(pk=turn_id)
+    if token:
+        turn = turn.filter(debate__runner_token=token)
+    return bool(turn.update(text=Concat(F("text"), Value(text))))  # the new part alone goes to the database
+
+
 async def emit_once(debate_id: int, event_type: str, payload: dict, change: Callable[[], None]) -> dict:
     """An event from outside a runner (cancelling a draft or an interrupted debate): no runner competes."""
     last_seq = await database_sync_to_async(
@@ -109,54 +140,87 @@ async def emit_once(debate_id: int, event_type: str, payload: dict, change: Call
     return await EventStream(debate_id, last_seq).emit(event_type, payload, change)
 
 
-class DeltaBuffer:
-    """Collects a turn's token deltas and sends them at most every DELTA_INTERVAL_SECONDS.
+# The turns this process streams now, by id: a snapshot taken here shows their text to the last token.
+_streaming: dict[int, "DeltaBuffer"] = {}
 
-    Each `turn.delta` says at which character (code point) its text starts, so a client can tell a missed batch
-    from a repeated one; the text so far is saved on the turn row with the event, for late joiners.
+
+def live_text(turn_id: int, saved: str) -> str:
+    """A streaming turn's text to the last token when this process streams it (else `saved`, its row's text, at
+    most PERSIST_INTERVAL_SECONDS behind; on another process the next delta brings the rest). Safe from a request's
+    thread: it only reads a dict entry and joins a list, each atomic in CPython."""
+    buffer = _streaming.get(turn_id)
+    live = buffer.text if buffer is not None else saved
+    return live if live.startswith(saved) else saved  # else a reset came after the read: its event follows
+
+
+def with_live_text(snapshot: dict) -> dict:
+    """`snapshot` with the text of each turn this process streams as it is now, not as last saved."""
+    for turn in snapshot["turns"]:
+        if turn["status"] == "streaming":
+            turn["text"] = live_text(turn["id"], turn["text"])
+    return snapshot
+
+
+class DeltaBuffer:
+    """Collects a turn's token deltas: sends them at most every DELTA_INTERVAL_SECONDS, saves them at most every
+    PERSIST_INTERVAL_SECONDS, appending only what was not saved yet (O(length of the turn) bytes in all).
+
+    Each `turn.delta` holds the text from the start of the last save but one (`offset`, in code points) to the
+    end. So a watcher that joins late, whose snapshot holds the text as of the last save it could read, gets the
+    rest from the deltas that follow however the save and its joining interleave: the first delta it receives
+    starts at or before the end of its snapshot's text, on this process or any other.
     """
 
     def __init__(self, events: EventStream, turn: Turn, clock: Callable[[], float] = time.monotonic) -> None:
         self.events = events
         self.turn = turn
         self.clock = clock
-        self.sent = ""
-        self.pending: list[str] = []
-        self.last_flush = clock()
+        self.chunks: list[str] = []
+        _streaming[turn.pk] = self
+        self.sent = 0  # chunks sent to watchers
+        self.saved = 0  # characters saved on the row
+        self.base = 0  # where the last save but one ended: deltas start here
+        self.last_send = self.last_save = clock()
 
     @property
     def text(self) -> str:
-        return self.sent + "".join(self.pending)
+        return "".join(self.chunks)
+
+    def close(self) -> None:
+        """The turn ended (its final text is on the row): late joiners read it there again."""
+        if _streaming.get(self.turn.pk) is self:
+            del _streaming[self.turn.pk]
 
     async def add(self, delta: str) -> None:
-        self.pending.append(delta)
-        if self.clock() - self.last_flush >= DELTA_INTERVAL_SECONDS:
+        self.chunks.append(delta)
+        if self.clock() - self.last_send >= DELTA_INTERVAL_SECONDS:
             await self.flush()
 
     async def reset(self, reason: str) -> None:
         """The attempt streaming this turn broke and another one follows: what was shown so far is void."""
-        self.sent, self.pending = "", []
+        self.chunks, self.sent, self.saved, self.base = [], 0, 0, 0
         turn_id = self.turn.pk
         await self.events.emit(
             "turn.reset", {"turn_id": turn_id, "seat_id": self.turn.seat_id, "round": self.turn.round,
                            "reason": reason},
             lambda: Turn.objects.filter(pk=turn_id).update(text=""),
         )
-        self.last_flush = self.clock()
+        self.last_send = self.last_save = self.clock()
 
     async def flush(self) -> None:
-        if not self.pending:
+        if self.sent == len(self.chunks):
             return
-        chunk, offset = "".join(self.pending), len(self.sent)
-        self.pending = []
-        self.sent += chunk
-        text, turn_id = self.sent, self.turn.pk
-        await self.events.emit(
+        text = self.text
+        self.chunks, self.sent = [text], 1  # joined once: the next flush joins only what came after
+        if self.clock() - self.last_save >= PERSIST_INTERVAL_SECONDS:
+            await self.events.append_text(self.turn.pk, text[self.saved:])
+            self.base, self.saved = self.saved, len(text)
+            self.last_save = self.clock()
+        await self.events.announce(
             "turn.delta",
-            {"turn_id": turn_id, "seat_id": self.turn.seat_id, "round": self.turn.round, "offset": offset,
-             "text": chunk},
-            lambda: Turn.objects.filter(pk=turn_id).update(text=text),
+            {"turn_id": self.turn.pk, "seat_id": self.turn.seat_id, "round": self.turn.round, "offset": self.base,
+             "text": text[self.base:]},
         )
         # Counted from the end of the send: when sending is slow (many watchers), the next batch grows
         # instead of every token going out alone, each paying the whole cost of a send.
-        self.last_flush = self.clock()
+        self.last_send = self.clock()

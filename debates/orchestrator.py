@@ -51,7 +51,7 @@ class DebatePlan:
     done: set[tuple[int, int]]  # (seat id, round) of completed turns
     judge_ids: list[int]  # the panel, lead judge first
     rubric: list[CriterionView]  # the debate's own copy, taken when it first ran
-    cut: list[Turn]  # turns left streaming by a runner that stopped without ending them
+    cut: list[Turn]  # turns left streaming by a runner that stopped without ending them (it died)
 
 
 class DebateRunner:
@@ -61,6 +61,7 @@ class DebateRunner:
         self.token = token  # a lease claimed for this runner already (debates.takeover), else it claims one
         self.events: EventStream | None = None
         self.spent = 0.0  # the ledger's total as of the last commit, for the budget checks
+        self.ending = False  # set as the ending event is committed
 
     async def run(self) -> None:
         token = self.token or uuid.uuid4().hex
@@ -186,7 +187,10 @@ class DebateRunner:
                                                    "retryable": error.retryable},
                                    lambda: _fail_turn(turn.pk, buffer.text, kind, message))
             raise DebateStopped(_reason(f"{seat.display_name}'s turn in round {round_number}", error)) from error
-        await self._complete_turn(turn, answer)
+        else:
+            await self._complete_turn(turn, answer)
+        finally:
+            buffer.close()
         plan.transcript.append(SpokenTurn(round=round_number, position=seat.order, speaker=seat.display_name,
                                           stance=seat.stance, text=answer.result.text,
                                           phase=debate.debate_format.label_of(round_number, debate.rounds)))
@@ -272,8 +276,7 @@ class DebateRunner:
             return {"verdict": verdict, "spend": self._refresh_spend()}
 
         await self.events.emit("verdict", {}, save)
-        await self.events.emit("debate.completed", {"status": DebateStatus.COMPLETED},
-                               lambda: _finish(self.debate_id, DebateStatus.COMPLETED))
+        await self._end("debate.completed", {"status": DebateStatus.COMPLETED}, DebateStatus.COMPLETED)
 
     def _refresh_spend(self) -> dict:
         """Recompute the ledger (in the commit's worker thread) and remember the spend for the budget checks."""
@@ -283,17 +286,23 @@ class DebateRunner:
 
     # ---- endings ------------------------------------------------------------------------------
     async def _finish_failed(self, reason: str) -> None:
-        await self.events.emit("debate.failed", {"status": DebateStatus.FAILED, "reason": reason},
-                               lambda: _finish(self.debate_id, DebateStatus.FAILED, reason))
+        await self._end("debate.failed", {"status": DebateStatus.FAILED, "reason": reason}, DebateStatus.FAILED, reason)
 
     async def _finish_cancelled(self) -> None:
-        await self.events.emit("debate.cancelled", {"status": DebateStatus.CANCELLED}, lambda: _finish(self.debate_id, DebateStatus.CANCELLED))
+        await self._end("debate.cancelled", {"status": DebateStatus.CANCELLED}, DebateStatus.CANCELLED)
+
+    async def _end(self, event_type: str, payload: dict, status: str, reason: str = "") -> None:
+        # The ending commit frees the lease: a heartbeat that finds it free from then on is not looking at a theft.
+        self.ending = True
+        await self.events.emit(event_type, payload, lambda: _finish(self.debate_id, status, reason))
 
     async def _beat(self, main: asyncio.Task, token: str) -> None:
         """Renew the lease (other processes see the debate alive) and stop the runner when one of them asks for a
         cancel, or has taken the lease."""
         while True:
             held, cancel = await database_sync_to_async(_beat_once)(self.debate_id, token)
+            if self.ending:  # the runner freed the lease itself, ending the debate
+                return
             if not held:
                 main.cancel(LEASE_LOST)
                 return
@@ -320,7 +329,7 @@ def _load_plan(debate_id: int) -> DebatePlan:
     debate.copy_rubric()
     return DebatePlan(debate=debate, seats=seats, transcript=transcript, done={(t.seat_id, t.round) for t in completed},
                       judge_ids=debate.judge_model_ids(), rubric=[c.as_view() for c in debate.criteria.all()],
-                      cut=list(debate.turns.filter(status=TurnStatus.STREAMING).exclude(text="")))
+                      cut=list(debate.turns.filter(status=TurnStatus.STREAMING)))
 
 
 @database_sync_to_async

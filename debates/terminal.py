@@ -30,14 +30,19 @@ class TerminalPrinter:
         self.round = payload["round"]
 
     def on_turn_started(self, payload: dict) -> None:
+        self.written = 0  # characters of this turn's text written so far
         seat = self.seats[payload["seat_id"]]
         self.write(f"\n[round {payload['round']}/{self.rounds} · seat {seat.position}/{len(self.seats)}] "
                    f"{seat.display_name} ({seat.stance}, {seat.model.litellm_model_name}):\n")
 
     def on_turn_delta(self, payload: dict) -> None:
-        self.write(payload["text"])
+        # A delta repeats the text since the last save but one: write only what is new here.
+        new = payload["text"][self.written - payload["offset"]:]
+        self.written += len(new)
+        self.write(new)
 
     def on_turn_reset(self, payload: dict) -> None:
+        self.written = 0
         self.write(f"\n  [the attempt broke ({payload['reason']}); the turn starts again]\n")
 
     def on_turn_completed(self, payload: dict) -> None:

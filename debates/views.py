@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from debates import services
+from debates.events import live_text
 from debates.formats import DEFAULT_FORMAT
 from debates.forms import BudgetForm, ReplayForm, add_service_errors, blank_forms, bound_forms
 from debates.models import Debate, DebateStatus, Seat, TurnStatus, Verdict
@@ -78,6 +79,8 @@ def debate_detail(request: HttpRequest, debate_id: int) -> HttpResponse:
         seat.cost_display = cost_text(seat.spent_usd, seat.unpriced_calls)
     for turn in turns:
         turn.meta, turn.text_html = turn_meta(turn), turn_html(turn)
+        if turn.status == TurnStatus.STREAMING:
+            turn.text = live_text(turn.pk, turn.text)  # to the last token when this process runs the debate
     label = debate.debate_format.label_of
     return render(request, "debates/detail.html", {
         "debate": debate, "seats": seats, "progress": progress_line(debate, turns),

@@ -21,6 +21,21 @@ def debate_on(model_on):
     return make
 
 
+def followed_text(deltas: list[dict], text: str = "") -> str | None:
+    """What a watcher shows after applying `deltas` (turn.delta payloads) to `text`: each appends the part past
+    what it has (a delta may repeat text); None at a gap (one starting past its text: the watcher must resync)."""
+    for delta in deltas:
+        if delta["offset"] > len(text):
+            return None
+        text += delta["text"][len(text) - delta["offset"]:]
+    return text
+
+
+def numbered(events: list[dict]) -> list[int]:
+    """The seqs of the numbered events (every event but turn.delta, which carries the last numbered one's)."""
+    return [event["seq"] for event in events if event["type"] != "turn.delta"]
+
+
 DEFAULT_CRITERIA = ("argument_strength", "use_of_evidence", "responsiveness")  # the seeded rubric's keys
 
 

@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from debates import services
 from debates.models import Debate, DebateStatus, Turn, TurnStatus, Verdict
 from debates.snapshot import debate_snapshot
-from debates.tests.conftest import valid_verdict
+from debates.tests.conftest import numbered, valid_verdict
 from debates.tests.test_orchestrator import is_judge, run
 from debates.transcripts import as_markdown
 from providers.models import ModelFallback, PricingTier
@@ -70,7 +70,8 @@ async def test_it_stops_at_the_turn_that_would_pass_the_budget_and_resumes_with_
     turns = [(t.round, t.seat.position) async for t in Turn.objects.filter(debate_id=debate.pk).select_related("seat")]
     assert turns == [(1, 1), (1, 2), (2, 1), (2, 2)]
     assert debate.spent_usd > spent
-    assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[0]["seq"] + len(events)))
+    seqs = numbered(events)
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
 
 
 async def test_it_stops_before_the_verdict_that_would_pass_the_budget(priced_debate, openai_server):

@@ -11,7 +11,7 @@ from debates import orchestrator
 from debates.events import EventStream
 from debates.models import Debate, DebateStatus, Turn
 from debates.tests.test_orchestrator import is_judge, make, run
-from debates.tests.conftest import valid_verdict
+from debates.tests.conftest import numbered, valid_verdict
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SPEECH = " ".join(f"word{i}" for i in range(60))
@@ -79,7 +79,7 @@ async def test_a_failing_heartbeat_stops_the_runner_cleanly(debate_on, openai_se
     row = await Debate.objects.aget(pk=debate.pk)
     assert row.status == DebateStatus.FAILED and "could not keep its heartbeat" in row.failure_reason
     assert events[-1]["type"] == "debate.failed"
-    assert [e["seq"] for e in events] == list(range(events[0]["seq"], events[-1]["seq"] + 1))
+    assert numbered(events) == list(range(events[0]["seq"], events[-1]["seq"] + 1))
     assert await Turn.objects.filter(debate_id=debate.pk, round=2, status="completed").acount() < 2
 
 
@@ -122,3 +122,15 @@ async def test_resync_requests_are_rate_limited(debate_on, openai_server):
     kinds = [reply["type"] for reply in replies]
     assert kinds.count("snapshot") == 3  # the burst
     assert kinds.count("error") == 7 and replies[-1]["payload"]["code"] == "rate_limited"
+
+
+async def test_a_heartbeat_after_the_ending_commit_is_not_taken_for_a_stolen_lease(monkeypatch):
+    """The ending commit frees the lease; a heartbeat landing between it and the runner's return finds it free."""
+    monkeypatch.setattr(orchestrator, "_beat_once", lambda debate_id, token: (False, False))
+    runner = orchestrator.DebateRunner(1)
+    main = asyncio.create_task(asyncio.sleep(0.2))
+    runner.ending = True
+
+    await runner._beat(main, "a-token")
+
+    await main  # not cancelled with LEASE_LOST (which logs "another runner took the lease")

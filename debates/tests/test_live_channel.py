@@ -9,7 +9,7 @@ from django.test import Client
 
 from debateproject.asgi import application
 from debates import services, tasks
-from debates.tests.conftest import scripted_responder
+from debates.tests.conftest import followed_text, numbered, scripted_responder
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,7 +60,12 @@ async def test_it_sends_a_snapshot_then_events_with_rising_seq(started):
     events = await receive_until(communicator, "debate.completed")
     await task
 
-    assert [e["seq"] for e in events] == list(range(snapshot["seq"] + 1, snapshot["seq"] + 1 + len(events)))
+    seqs = numbered(events)
+    assert seqs == list(range(snapshot["seq"] + 1, snapshot["seq"] + 1 + len(seqs)))
+    # A delta takes no number of its own: it carries the last numbered event's.
+    for before, delta in zip(events, events[1:]):
+        if delta["type"] == "turn.delta":
+            assert delta["seq"] == before["seq"]
     assert {"turn.started", "turn.delta", "turn.completed", "judging.started", "verdict"} <= {e["type"] for e in events}
     completed = [e for e in events if e["type"] == "turn.completed"]
     assert completed[0]["payload"]["text"] == "I argue my case with conviction and evidence."
@@ -72,27 +77,42 @@ async def test_it_sends_a_snapshot_then_events_with_rising_seq(started):
     await communicator.disconnect()
 
 
-async def test_a_late_joiner_gets_the_text_in_progress(started):
+def follow_text(snapshot: dict, events: list[dict], turn_id: int) -> list[str]:
+    """The text of one turn as a watcher shows it after its snapshot and then after each delta."""
+    shown = [next(t["text"] for t in snapshot["payload"]["turns"] if t["id"] == turn_id)]
+    for event in events:
+        if event["type"] == "turn.delta" and event["payload"]["turn_id"] == turn_id:
+            shown.append(followed_text([event["payload"]], shown[-1]))
+            assert shown[-1] is not None, "a gap: the watcher would have to resync"
+    return shown
+
+
+async def test_a_late_joiner_gets_the_text_in_progress(started, openai_server):
+    speech = " ".join(f"word{i}" for i in range(80))  # about 2.4 s of speech: the late joiner comes mid-turn
+    openai_server.responder = lambda body: scripted_responder()(body) if "impartial" in str(body) else speech
     cookie = await session_cookie()
     early, _, _ = await connect(started.pk, cookie)
     await early.receive_json_from(timeout=5)
     task = tasks.launch(started.pk)
     seen = await receive_until(early, "turn.delta")
+    seen += [await early.receive_json_from(timeout=5) for _ in range(3)]  # a few words in
 
     late, connected, _ = await connect(started.pk, cookie)
     snapshot = await late.receive_json_from(timeout=5)
-    while seen[-1]["seq"] < snapshot["seq"]:
-        seen.append(await early.receive_json_from(timeout=5))
-
     in_progress = [t for t in snapshot["payload"]["turns"] if t["status"] == "streaming"]
-    said_so_far = "".join(e["payload"]["text"] for e in seen if e["type"] == "turn.delta"
-                          and e["seq"] <= snapshot["seq"])
     assert connected and len(in_progress) == 1
-    assert in_progress[0]["text"] == said_so_far != ""
-    assert in_progress[0]["text_html"] is None  # text in progress is text, until the turn is completed
-    # From here the late joiner's events continue exactly where its snapshot ends.
-    following = await late.receive_json_from(timeout=5)
-    assert following["seq"] == snapshot["seq"] + 1
+    turn = in_progress[0]
+    early_text = follow_text({"payload": {"turns": [{"id": turn["id"], "text": ""}]}}, seen, turn["id"])[-1]
+    # The runner is in this process: the snapshot holds the text to the last token, not as last saved.
+    assert turn["text"].startswith(early_text) and early_text != ""
+    assert turn["text_html"] is None  # text in progress is text, until the turn is completed
+    # From here the late joiner's deltas continue its text exactly, to the turn's last word.
+    events = await receive_until(late, "turn.completed")
+    shown = follow_text(snapshot, events, turn["id"])
+    final = events[-1]["payload"]["text"]
+    assert all(final.startswith(text) for text in shown) and shown[-1] == final
+    seqs = numbered(events)
+    assert seqs == list(range(snapshot["seq"] + 1, snapshot["seq"] + 1 + len(seqs)))
     task.cancel()
     await asyncio.wait([task])
     await early.disconnect()

@@ -5,7 +5,7 @@ from channels.db import database_sync_to_async
 from debates.models import Debate, Turn, Verdict, VerdictReading
 from debates.orchestrator import DebateRunner
 from debates.services import SeatSpec, debate_create
-from debates.tests.conftest import valid_verdict
+from debates.tests.conftest import followed_text, valid_verdict
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,8 +34,8 @@ async def test_two_local_seats_and_a_local_judge_finish_a_debate_streamed_in_del
     assert debate.status == "completed", debate.failure_reason
     assert len(turns) == 4 and all(t.status == "completed" and t.text.strip() for t in turns)
     for turn in turns:
-        mine = [e["payload"]["text"] for e in deltas if e["payload"]["turn_id"] == turn.pk]
-        assert len(mine) >= 2 and "".join(mine) == turn.text
+        mine = [e["payload"] for e in deltas if e["payload"]["turn_id"] == turn.pk]
+        assert len(mine) >= 2 and followed_text(mine) == turn.text
     # Bound to the verdict's schema (llama-server compiles it to a grammar), even a 270M base model's verdict
     # parses: one score per seat, both readings of the seat-swap check.
     verdict = await Verdict.objects.aget(debate=debate)

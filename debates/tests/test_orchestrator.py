@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from debates import services, tasks
 from debates.models import Debate, Turn, TurnStatus, Verdict
 from debates.orchestrator import DebateRunner
-from debates.tests.conftest import VALID_VERDICT, valid_verdict, verdict_json
+from debates.tests.conftest import VALID_VERDICT, numbered, valid_verdict, verdict_json
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,7 +53,7 @@ async def test_it_runs_seats_in_order_each_seeing_the_transcript_so_far(debate_o
     assert "Motion: Cities should ban cars from their centres" in last_prompt
     assert "arguing against the motion" in bodies[1]["messages"][0]["content"]
     assert [e["type"] for e in events][-3:] == ["judging.started", "verdict", "debate.completed"]
-    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert numbered(events) == list(range(1, len(numbered(events)) + 1))
 
 
 async def test_with_blind_seats_off_the_debaters_see_each_others_names(debate_on, openai_server):

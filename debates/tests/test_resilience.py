@@ -5,7 +5,7 @@ from channels.db import database_sync_to_async
 
 from debates.models import Debate, Turn, Verdict
 from debates.snapshot import debate_snapshot
-from debates.tests.conftest import VALID_VERDICT, valid_verdict
+from debates.tests.conftest import VALID_VERDICT, followed_text, numbered, valid_verdict
 from debates.tests.test_orchestrator import is_judge, make, run
 from debates.transcripts import as_markdown, as_text
 from providers.models import ModelFallback
@@ -35,10 +35,10 @@ async def test_a_stream_cut_midway_is_reset_and_redone_whole_never_spliced(debat
     assert "provider error" in reset["payload"]["reason"]
     after_reset = [e["payload"] for e in events[types.index("turn.reset"):] if e["type"] == "turn.delta"
                    and e["payload"]["turn_id"] == reset["payload"]["turn_id"]]
-    assert after_reset[0]["offset"] == 0 and "".join(d["text"] for d in after_reset) == WHOLE  # redone from the start
+    assert after_reset[0]["offset"] == 0 and followed_text(after_reset) == WHOLE  # redone from the start
     turns = [t async for t in Turn.objects.filter(debate_id=debate.pk)]
     assert [t.text for t in turns] == [WHOLE, WHOLE]  # one complete answer each, not a splice of two
-    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))  # every seq once
+    assert numbered(events) == list(range(1, len(numbered(events)) + 1))  # every seq once
     assert (await Debate.objects.aget(pk=debate.pk)).status == "completed"
 
 

@@ -15,7 +15,7 @@ import pytest
 import websockets
 
 from providers.tests.servers import FakeOpenAIServer
-from debates.tests.conftest import valid_verdict
+from debates.tests.conftest import followed_text, numbered, valid_verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -133,7 +133,7 @@ def test_watchers_on_two_daphne_processes_follow_a_debate_run_by_a_third(scale_o
 
     for received in (first, second):
         assert received[0]["type"] == "snapshot"
-        seqs = [m["seq"] for m in received]
+        seqs = numbered(received)
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # nothing lost, nothing doubled
         completed = [m for m in received if m["type"] == "turn.completed"]
         assert completed and completed[-1]["payload"]["text"] == "Across processes we argue."
@@ -149,3 +149,49 @@ def _first_debate_id(env: dict) -> int:
                 return row[0]
             time.sleep(0.05)
     raise AssertionError("run_debate never created its debate")
+
+
+def test_a_late_joiner_on_another_process_gets_the_exact_text_in_progress(scale_out_env, daphnes):
+    """The runner is a process of its own: the joiner's snapshot holds the text as last saved (a few times a
+    second), and the deltas that follow continue it exactly, with no gap and nothing doubled."""
+    speech = " ".join(f"word{i}" for i in range(60))  # 3 s a turn at 20 words a second
+    with FakeOpenAIServer() as server:
+        server.responder = lambda body: valid_verdict(body) if "impartial" in str(body) else speech
+        server.chunk_delay = 0.05
+        setup = subprocess.run([sys.executable, "manage.py", "shell", "-c", SETUP.format(api_base=server.url + "/v1")],
+                               cwd=ROOT, env=scale_out_env, capture_output=True, text=True, check=True)
+        session, model_id = setup.stdout.strip().splitlines()[-1].split()
+        runner = subprocess.Popen(
+            [sys.executable, "manage.py", "run_debate", "--topic", "Join late", "--seat", f"{model_id}:for",
+             "--seat", f"{model_id}:against", "--judge", model_id, "--rounds", "1"],
+            cwd=ROOT, env=scale_out_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        debate_id = _first_debate_id(scale_out_env)
+        _wait_for_saved_text(scale_out_env, debate_id)
+        received = asyncio.run(watch(daphnes[1], debate_id, session))
+        runner.communicate(timeout=60)
+
+    snapshot = received[0]
+    streaming = [t for t in snapshot["payload"]["turns"] if t["status"] == "streaming"]
+    assert len(streaming) == 1 and streaming[0]["text"] and speech.startswith(streaming[0]["text"])
+    text = streaming[0]["text"]
+    for message in received[1:]:
+        payload = message["payload"]
+        if message["type"] == "turn.delta" and payload["turn_id"] == streaming[0]["id"]:
+            text = followed_text([payload], text)
+            assert text is not None and speech.startswith(text)
+        if message["type"] == "turn.completed" and payload["id"] == streaming[0]["id"]:
+            assert text == payload["text"] == speech  # the deltas alone had brought it whole
+            break
+    else:
+        raise AssertionError("the joined turn never completed")
+
+
+def _wait_for_saved_text(env: dict, debate_id: int) -> None:
+    deadline = time.monotonic() + 30
+    with psycopg.connect(env["DATABASE_URL"].replace("postgres://", "postgresql://"), autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            if conn.execute("SELECT 1 FROM debates_turn WHERE debate_id = %s AND status = 'streaming' AND text <> ''",
+                            (debate_id,)).fetchone():
+                return
+            time.sleep(0.05)
+    raise AssertionError("no turn's text was ever saved while streaming")

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import bearer, issue_token
 from debates import takeover, tasks
+from debates.orchestrator import DebateRunner
 from debates.models import Debate, DebateStatus, Turn, TurnStatus
 from debates.tests.api_live_server import daphne_on_test_db
 from debates.tests.conftest import valid_verdict
@@ -198,3 +199,18 @@ def test_a_runner_killed_mid_stream_is_taken_over_and_watchers_elsewhere_see_it_
     turns = list(debate.turns.order_by("round", "seat__position"))
     assert [(t.round, t.text) for t in turns] == [(1, SPEECH), (1, SPEECH), (2, SPEECH), (2, SPEECH)]  # each once
     assert watched["text"] == {(t.seat_id, t.round): SPEECH for t in turns}  # the watcher shows every final text
+
+
+async def test_a_turn_cut_before_any_text_was_saved_is_reset_too(debate_on, openai_server):
+    openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else SPEECH
+    debate = await database_sync_to_async(lambda: orphan(
+        debate_on(openai_server, rounds=1), runner="another-host:4242", beat_ago=60, cut_text=""))()
+    [(debate_id, token)] = await database_sync_to_async(takeover.sweep)(set(), True)
+    events: list[dict] = []
+
+    await DebateRunner(debate_id, listener=events.append, token=token).run()
+
+    cut = await Turn.objects.aget(debate_id=debate.pk, round=1, seat__position=1)
+    assert [e["type"] for e in events][:2] == ["turn.reset", "debate.started"]  # the page says the turn restarts
+    assert events[0]["payload"]["turn_id"] == cut.pk and events[0]["seq"] == 4
+    assert events[1]["payload"]["resumed"] and events[-1]["type"] == "debate.completed"

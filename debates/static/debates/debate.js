@@ -417,7 +417,6 @@
     "debate.started": () => setStatus("running", ""),
     "round.started": (p) => { state.debate.current_round = p.round; },
     "turn.started": (p) => (p.turn ? putTurn(p.turn) : false),
-    "turn.delta": (p) => applyDelta(p),
     "turn.completed": (p) => { applySpend(p.spend); putTurn(p); },
     "turn.reset": (p) => {
       const turn = state.turns.get(p.turn_id);
@@ -445,6 +444,14 @@
 
   function onEvent(event) {
     if (state.seq === null || state.resyncing) return; // a snapshot is on its way and covers this
+    // A delta takes no number (its seq is the last numbered event's) and may repeat text: applied by its offset.
+    if (event.type === "turn.delta") {
+      if (event.seq < state.seq) return; // sent before an event the page has, which supersedes it
+      const following = nearBottom();
+      if (!applyDelta(event.payload || {})) return resync();
+      if (following && ACTIVE.includes(state.debate.status)) window.scrollTo(0, document.body.scrollHeight);
+      return;
+    }
     if (event.seq <= state.seq) return; // seen it
     if (event.seq > state.seq + 1) return resync();
     const following = nearBottom(); // a reader at the end of the transcript keeps seeing its end
@@ -452,7 +459,7 @@
     const outcome = handler ? handler(event.payload || {}) : true;
     if (outcome === false) return resync();
     state.seq = event.seq;
-    if (event.type !== "turn.delta") renderChrome();
+    renderChrome();
     if (following && ACTIVE.includes(state.debate.status)) window.scrollTo(0, document.body.scrollHeight);
   }
 

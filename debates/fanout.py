@@ -1,0 +1,98 @@
+"""One subscription per debate per process: the channel layer brings each event to this process once, and the
+process hands it to each of its watchers of that debate itself.
+
+With every watcher a member of the debate's group, each event was one channel-layer message per watcher (a copy,
+a queue and a dispatch each in memory; a Redis list push and pop each with channels-redis), which made fan-out to
+a few hundred watchers slow. Now the group has one member per process that watches the debate."""
+import asyncio
+import logging
+import weakref
+from typing import Protocol
+
+from channels.layers import get_channel_layer
+
+from debates.events import group_name
+
+logger = logging.getLogger("debates.fanout")
+
+
+class Watcher(Protocol):
+    async def deliver(self, message: dict) -> None: ...
+
+
+class Subscription:
+    def __init__(self, debate_id: int) -> None:
+        self.debate_id = debate_id
+        self.watchers: set[Watcher] = set()
+        self.ready = asyncio.get_running_loop().create_future()  # set once this process is in the group
+        self.listening: asyncio.Task | None = None
+        self.channel = ""
+
+    async def open(self) -> None:
+        layer = get_channel_layer()
+        try:
+            self.channel = await layer.new_channel("debate-watch.")
+            await layer.group_add(group_name(self.debate_id), self.channel)
+        except BaseException as error:
+            self.ready.set_exception(error)
+            raise
+        self.listening = asyncio.create_task(self._listen(layer), name=f"watch-debate-{self.debate_id}")
+        self.ready.set_result(None)
+
+    async def close(self) -> None:
+        if self.listening is not None:
+            self.listening.cancel()
+        if self.channel:
+            await get_channel_layer().group_discard(group_name(self.debate_id), self.channel)
+
+    async def _listen(self, layer) -> None:
+        while True:
+            message = await layer.receive(self.channel)
+            for watcher in list(self.watchers):  # one may leave while another is served
+                try:
+                    await watcher.deliver(message)
+                except Exception:  # noqa: BLE001 - one broken socket must not silence the others
+                    logger.exception("debate %s: a watcher could not be sent an event", self.debate_id)
+                    self.watchers.discard(watcher)
+
+
+class Hub:
+    """The subscriptions of one event loop (one server process; each test has a loop of its own)."""
+
+    def __init__(self) -> None:
+        self.subscriptions: dict[int, Subscription] = {}
+
+    async def join(self, debate_id: int, watcher: Watcher) -> None:
+        """Returns once every event published from now on reaches `watcher` (so a snapshot read after it misses
+        nothing)."""
+        subscription = self.subscriptions.get(debate_id)
+        if subscription is None:
+            subscription = self.subscriptions[debate_id] = Subscription(debate_id)
+            subscription.watchers.add(watcher)
+            try:
+                await subscription.open()
+            except BaseException:
+                self.subscriptions.pop(debate_id, None)
+                raise
+            return
+        subscription.watchers.add(watcher)
+        await asyncio.shield(subscription.ready)
+
+    async def leave(self, debate_id: int, watcher: Watcher) -> None:
+        subscription = self.subscriptions.get(debate_id)
+        if subscription is None:
+            return
+        subscription.watchers.discard(watcher)
+        if not subscription.watchers:
+            del self.subscriptions[debate_id]
+            await subscription.close()
+
+
+_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
+
+
+def hub() -> Hub:
+    loop = asyncio.get_running_loop()
+    if loop not in _hubs:
+        _hubs[loop] = Hub()
+    return _hubs[loop]
