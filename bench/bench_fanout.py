@@ -315,9 +315,10 @@ def api(port: int, token: str) -> httpx.Client:
 def create_debate(http: httpx.Client, model_id: int, rounds: int, topic: str) -> int:
     response = http.post("/debates", json={
         "topic": topic, "rounds": rounds, "judge_model_id": model_id,
-        "seats": [{"model_id": model_id, "stance": stance, "display_name": name, "max_tokens": 4000}
+        "seats": [{"model_id": model_id, "stance": stance, "display_name": name, "max_tokens": 2000}
                   for stance, name in (("for", "Ada"), ("against", "Bo"))]})
-    response.raise_for_status()
+    if response.is_error:
+        raise SystemExit(f"creating the debate failed: {response.status_code} {response.text[:500]}")
     return response.json()["id"]
 
 

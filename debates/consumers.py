@@ -1,16 +1,18 @@
-"""The live channel of one debate: authenticate, join its group, send a snapshot, forward events."""
+"""The live channel of one debate: authenticate, join its watchers in this process, send a snapshot, forward
+events."""
 import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from debates.events import group_name, with_live_text
+from debates.events import with_live_text
+from debates.fanout import hub
 from debates.models import Debate
 from debates.snapshot import debate_snapshot
 
 
-# A snapshot reads the whole debate on the database thread every debate of the process shares: a client may ask
-# for a few at once (a reconnect, a gap in the events), then one a second; more are refused with an error event.
+# A snapshot reads the whole debate: a client may ask for a few at once (a reconnect, a gap in the events), then
+# one a second; more are refused with an error event.
 RESYNC_BURST, RESYNC_PER_SECOND = 3, 1.0
 
 
@@ -18,8 +20,9 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.resync_tokens, self.resync_at = float(RESYNC_BURST), time.monotonic()
         self.debate_id = int(self.scope["url_route"]["kwargs"]["debate_id"])
-        self.group = None
+        self.joined = False
         self.seq = 0  # the last seq this client has: the snapshot's, then each event's
+        self.held: list[dict] | None = []  # events that came while a snapshot was read: sent after it, in order
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -29,13 +32,13 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
             await self.refuse("not_found", f"There is no debate {self.debate_id}.", 4404)
             return
         # Join first, then read the snapshot: every event after it reaches us, earlier ones are in it.
-        self.group = group_name(self.debate_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await hub().join(self.debate_id, self)
+        self.joined = True
         await self.send_snapshot()
 
     async def disconnect(self, code: int) -> None:
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.joined:
+            await hub().leave(self.debate_id, self)
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "resync":
@@ -47,7 +50,16 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
         else:
             await self.send_error("bad_message", 'The only message this channel takes is {"type": "resync"}.')
 
-    async def debate_event(self, message: dict) -> None:
+    async def deliver(self, message: dict) -> None:
+        """An event of this debate, from this process's one subscription to it (debates.fanout). It comes whenever
+        it is published, even while this consumer reads a snapshot: then it waits, so the client always gets the
+        snapshot first and every event after it."""
+        if self.held is not None:
+            self.held.append(message)
+            return
+        await self._forward(message)
+
+    async def _forward(self, message: dict) -> None:
         # An event committed before our snapshot was read but published after it is already in the snapshot.
         if message.get("numbered", True):
             if message["seq"] <= self.seq:
@@ -69,6 +81,16 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
         return True
 
     async def send_snapshot(self) -> None:
+        if self.held is None:
+            self.held = []
+        try:
+            await self._send_snapshot()
+        finally:
+            while self.held:  # events that arrive while these are sent queue behind them
+                await self._forward(self.held.pop(0))
+            self.held = None
+
+    async def _send_snapshot(self) -> None:
         # Read off the database thread that every debate of this process commits on (thread_sensitive=False): a
         # burst of snapshots, each reading a whole debate, never makes another debate's turn wait.
         snapshot = with_live_text(await database_sync_to_async(debate_snapshot, thread_sensitive=False)(self.debate_id))

@@ -165,10 +165,11 @@ class DeltaBuffer:
     """Collects a turn's token deltas: sends them at most every DELTA_INTERVAL_SECONDS, saves them at most every
     PERSIST_INTERVAL_SECONDS, appending only what was not saved yet (O(length of the turn) bytes in all).
 
-    Each `turn.delta` holds the text from the start of the last save but one (`offset`, in code points) to the
-    end. So a watcher that joins late, whose snapshot holds the text as of the last save it could read, gets the
-    rest from the deltas that follow however the save and its joining interleave: the first delta it receives
-    starts at or before the end of its snapshot's text, on this process or any other.
+    Each `turn.delta` holds all the text not saved before it was flushed (`offset`, in code points, is where that
+    starts), the delta flushed with a save included. So a watcher that joins late, whose snapshot holds the text
+    as of the last save it could read, gets the rest from the deltas that follow however the save and its joining
+    interleave: the first delta it receives starts at or before the end of its snapshot's text, on this process
+    or any other.
     """
 
     def __init__(self, events: EventStream, turn: Turn, clock: Callable[[], float] = time.monotonic) -> None:
@@ -179,7 +180,6 @@ class DeltaBuffer:
         _streaming[turn.pk] = self
         self.sent = 0  # chunks sent to watchers
         self.saved = 0  # characters saved on the row
-        self.base = 0  # where the last save but one ended: deltas start here
         self.last_send = self.last_save = clock()
 
     @property
@@ -198,7 +198,7 @@ class DeltaBuffer:
 
     async def reset(self, reason: str) -> None:
         """The attempt streaming this turn broke and another one follows: what was shown so far is void."""
-        self.chunks, self.sent, self.saved, self.base = [], 0, 0, 0
+        self.chunks, self.sent, self.saved = [], 0, 0
         turn_id = self.turn.pk
         await self.events.emit(
             "turn.reset", {"turn_id": turn_id, "seat_id": self.turn.seat_id, "round": self.turn.round,
@@ -212,14 +212,14 @@ class DeltaBuffer:
             return
         text = self.text
         self.chunks, self.sent = [text], 1  # joined once: the next flush joins only what came after
+        start = self.saved  # a delta holds all that is not saved, and what it saves (it may come after the save)
         if self.clock() - self.last_save >= PERSIST_INTERVAL_SECONDS:
             await self.events.append_text(self.turn.pk, text[self.saved:])
-            self.base, self.saved = self.saved, len(text)
-            self.last_save = self.clock()
+            self.saved, self.last_save = len(text), self.clock()
         await self.events.announce(
             "turn.delta",
-            {"turn_id": self.turn.pk, "seat_id": self.turn.seat_id, "round": self.turn.round, "offset": self.base,
-             "text": text[self.base:]},
+            {"turn_id": self.turn.pk, "seat_id": self.turn.seat_id, "round": self.turn.round, "offset": start,
+             "text": text[start:]},
         )
         # Counted from the end of the send: when sending is slow (many watchers), the next batch grows
         # instead of every token going out alone, each paying the whole cost of a send.

@@ -159,3 +159,30 @@ async def test_a_foreign_origin_is_refused(started):
     communicator, connected, _ = await connect(started.pk, await session_cookie(), origin="https://evil.example")
 
     assert not connected
+
+
+def group_members(debate_id: int) -> int | None:
+    """How many channels the debate's group holds, on the in-memory layer (None on Redis, which keeps it there)."""
+    from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+    layer = get_channel_layer()
+    return len(layer.groups.get(f"debate-{debate_id}", {})) if isinstance(layer, InMemoryChannelLayer) else None
+
+
+async def test_watchers_in_one_process_share_one_subscription_and_each_gets_every_event(started):
+    cookie = await session_cookie()
+    watchers = [(await connect(started.pk, cookie))[0] for _ in range(3)]
+    snapshots = [await w.receive_json_from(timeout=5) for w in watchers]
+    assert group_members(started.pk) in (1, None)  # the channel layer carries each event to this process once
+
+    await watchers[2].disconnect()  # one leaves: the others carry on
+    task = tasks.launch(started.pk)
+    seen = [await receive_until(w, "debate.completed") for w in watchers[:2]]
+    await task
+
+    assert seen[0] == seen[1] and snapshots[0]["seq"] == snapshots[1]["seq"]
+    seqs = numbered(seen[0])
+    assert seqs == list(range(snapshots[0]["seq"] + 1, snapshots[0]["seq"] + 1 + len(seqs)))
+    for watcher in watchers[:2]:
+        await watcher.disconnect()
+    assert group_members(started.pk) in (0, None)  # the last to leave ends the subscription
