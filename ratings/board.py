@@ -15,10 +15,8 @@ from django.utils import timezone
 
 from debates.models import Debate, Verdict
 from providers.models import LLMModel
-from ratings import fit
 from ratings.models import Board, LeaderboardSetting, Vote
 from ratings.outcomes import Filters, collect
-from ratings.trust import trust_figures
 
 logger = logging.getLogger("ratings")
 SEED = 20261201  # fixed: a rebuild from the same outcomes gives identical numbers
@@ -42,6 +40,11 @@ def outcomes_version() -> str:
 
 def build(filters: Filters) -> dict:
     """The board for these filters, computed now (the background builder and the terminal command call this)."""
+    # numpy and scipy load here, on the builder's thread: a verdict's commit asks for a rebuild (ratings.signals),
+    # and loading them there, on the database thread every debate of the process shares, stalled them all ~1 s.
+    from ratings import fit
+    from ratings.trust import trust_figures
+
     outcomes = collect(filters)
     anchor = LeaderboardSetting.load().anchor_model_id
     models = {m.pk: m for m in LLMModel.objects.select_related("provider").filter(
