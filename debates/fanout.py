@@ -31,7 +31,8 @@ class Subscription:
     async def open(self) -> None:
         layer = get_channel_layer()
         try:
-            self.channel = await layer.new_channel("debate-watch.")
+            # The layer's own prefix: channels-redis reads every process-local channel of one prefix from one list.
+            self.channel = await layer.new_channel()
             await layer.group_add(group_name(self.debate_id), self.channel)
         except BaseException as error:
             self.ready.set_exception(error)

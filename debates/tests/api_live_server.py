@@ -64,6 +64,25 @@ def daphne_on_test_db(*, takeover: bool = False) -> Iterator[tuple[str, subproce
                 print(f"daphne's log (last {LOG_TAIL_LINES} lines):\n{_tail(log)}")
 
 
+def start_speaking(url: str, model, *, topic: str, rounds: int = 1) -> int:
+    """Create and start a 2-seat debate of `model` over the API of the daphne at `url`; return its id once its
+    first turn has text saved (the server is mid-stream)."""
+    from accounts.tests.factories import bearer, issue_token
+    from debates.models import Debate
+
+    _, secret = issue_token()
+    seats = [{"model_id": model.pk, "stance": stance} for stance in ("for", "against")]
+    with httpx.Client(base_url=url, headers=bearer(secret), timeout=10) as api:
+        debate_id = api.post("/api/debates", json={"topic": topic, "rounds": rounds, "judge_model_id": model.pk,
+                                                   "seats": seats}).json()["id"]
+        assert api.post(f"/api/debates/{debate_id}/start").status_code == 202
+    deadline = time.monotonic() + 60
+    while not Debate.objects.get(pk=debate_id).turns.exclude(text="").exists():
+        assert time.monotonic() < deadline, "the debate never started speaking"
+        time.sleep(0.05)
+    return debate_id
+
+
 def _wait_until_healthy(server: subprocess.Popen, url: str, log) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:

@@ -112,18 +112,24 @@ async def watch(port: int, debate_id: int, session: str) -> list[dict]:
                 return received
 
 
+def run_debate_elsewhere(env: dict, server: FakeOpenAIServer, topic: str) -> tuple[str, subprocess.Popen, int]:
+    """A watcher's session, and a 1-round debate of the fake model run by `manage.py run_debate` (a process of its
+    own): its process and the debate's id."""
+    setup = subprocess.run([sys.executable, "manage.py", "shell", "-c", SETUP.format(api_base=server.url + "/v1")],
+                           cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    session, model_id = setup.stdout.strip().splitlines()[-1].split()
+    runner = subprocess.Popen(
+        [sys.executable, "manage.py", "run_debate", "--topic", topic, "--seat", f"{model_id}:for",
+         "--seat", f"{model_id}:against", "--judge", model_id, "--rounds", "1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return session, runner, _first_debate_id(env)
+
+
 def test_watchers_on_two_daphne_processes_follow_a_debate_run_by_a_third(scale_out_env, daphnes):
     with FakeOpenAIServer() as server:
         server.responder = lambda body: valid_verdict(body) if "impartial" in str(body) else "Across processes we argue."
         server.chunk_delay = 0.05
-        setup = subprocess.run([sys.executable, "manage.py", "shell", "-c", SETUP.format(api_base=server.url + "/v1")],
-                               cwd=ROOT, env=scale_out_env, capture_output=True, text=True, check=True)
-        session, model_id = setup.stdout.strip().splitlines()[-1].split()
-        runner = subprocess.Popen(
-            [sys.executable, "manage.py", "run_debate", "--topic", "Scale out", "--seat", f"{model_id}:for",
-             "--seat", f"{model_id}:against", "--judge", model_id, "--rounds", "1"],
-            cwd=ROOT, env=scale_out_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        debate_id = _first_debate_id(scale_out_env)
+        session, runner, debate_id = run_debate_elsewhere(scale_out_env, server, "Scale out")
 
         async def both():
             return await asyncio.gather(*(watch(port, debate_id, session) for port in daphnes))
@@ -158,14 +164,7 @@ def test_a_late_joiner_on_another_process_gets_the_exact_text_in_progress(scale_
     with FakeOpenAIServer() as server:
         server.responder = lambda body: valid_verdict(body) if "impartial" in str(body) else speech
         server.chunk_delay = 0.05
-        setup = subprocess.run([sys.executable, "manage.py", "shell", "-c", SETUP.format(api_base=server.url + "/v1")],
-                               cwd=ROOT, env=scale_out_env, capture_output=True, text=True, check=True)
-        session, model_id = setup.stdout.strip().splitlines()[-1].split()
-        runner = subprocess.Popen(
-            [sys.executable, "manage.py", "run_debate", "--topic", "Join late", "--seat", f"{model_id}:for",
-             "--seat", f"{model_id}:against", "--judge", model_id, "--rounds", "1"],
-            cwd=ROOT, env=scale_out_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        debate_id = _first_debate_id(scale_out_env)
+        session, runner, debate_id = run_debate_elsewhere(scale_out_env, server, "Join late")
         _wait_for_saved_text(scale_out_env, debate_id)
         received = asyncio.run(watch(daphnes[1], debate_id, session))
         runner.communicate(timeout=60)

@@ -2,12 +2,10 @@
 import signal
 import time
 
-import httpx
 import pytest
 
-from accounts.tests.factories import bearer, issue_token
 from debates.models import Debate
-from debates.tests.api_live_server import daphne_on_test_db
+from debates.tests.api_live_server import daphne_on_test_db, start_speaking
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,18 +14,9 @@ def test_a_server_stopped_mid_debate_exits_promptly_and_leaves_it_resumable(mode
     openai_server.responder = lambda body: " ".join(f"point{i}" for i in range(400))
     openai_server.chunk_delay = 0.02
     model = model_on("openai", openai_server)
-    _, secret = issue_token()
-    seats = [{"model_id": model.pk, "stance": s} for s in ("for", "against")]
 
     with daphne_on_test_db() as (url, server):
-        with httpx.Client(base_url=url, headers=bearer(secret), timeout=10) as api:
-            debate_id = api.post("/api/debates", json={"topic": "Stop me", "rounds": 1, "judge_model_id": model.pk,
-                                                       "seats": seats}).json()["id"]
-            assert api.post(f"/api/debates/{debate_id}/start").status_code == 202
-            deadline = time.monotonic() + 60
-            while not Debate.objects.get(pk=debate_id).turns.exclude(text="").exists():
-                assert time.monotonic() < deadline, "the debate never started speaking"
-                time.sleep(0.1)
+        debate_id = start_speaking(url, model, topic="Stop me")
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
 
@@ -43,18 +32,9 @@ def test_with_takeover_on_a_stopped_server_hands_the_debate_on_and_a_restart_fin
     openai_server.responder = lambda body: ("{}" if "impartial" in str(body) else " ".join(f"w{i}" for i in range(60)))
     openai_server.chunk_delay = 0.03
     model = model_on("openai", openai_server)
-    _, secret = issue_token()
-    seats = [{"model_id": model.pk, "stance": s} for s in ("for", "against")]
 
     with daphne_on_test_db(takeover=True) as (url, server):
-        with httpx.Client(base_url=url, headers=bearer(secret), timeout=10) as api:
-            debate_id = api.post("/api/debates", json={"topic": "Restart me", "rounds": 1, "judge_model_id": model.pk,
-                                                       "seats": seats}).json()["id"]
-            assert api.post(f"/api/debates/{debate_id}/start").status_code == 202
-            deadline = time.monotonic() + 60
-            while not Debate.objects.get(pk=debate_id).turns.exclude(text="").exists():
-                assert time.monotonic() < deadline, "the debate never started speaking"
-                time.sleep(0.1)
+        debate_id = start_speaking(url, model, topic="Restart me")
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
 

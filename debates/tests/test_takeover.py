@@ -6,10 +6,8 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import timedelta
 
-import httpx
 import pytest
 import websockets
 from channels.db import database_sync_to_async
@@ -17,11 +15,10 @@ from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 from django.utils import timezone
 
-from accounts.tests.factories import bearer, issue_token
 from debates import takeover, tasks
 from debates.orchestrator import DebateRunner
 from debates.models import Debate, DebateStatus, Turn, TurnStatus
-from debates.tests.api_live_server import daphne_on_test_db
+from debates.tests.api_live_server import daphne_on_test_db, start_speaking
 from debates.tests.conftest import valid_verdict
 from debates.tests.test_orchestrator import is_judge
 
@@ -172,29 +169,20 @@ def test_a_runner_killed_mid_stream_is_taken_over_and_watchers_elsewhere_see_it_
     openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else SPEECH
     openai_server.chunk_delay = 0.03  # about 2 s a turn: the kill lands mid-stream
     model = model_on("openai", openai_server)
-    _, secret = issue_token()
     session = session_for_watcher()
-    seats = [{"model_id": model.pk, "stance": stance} for stance in ("for", "against")]
 
     with daphne_on_test_db(takeover=True) as (first, runner), daphne_on_test_db(takeover=True) as (second, _):
-        with httpx.Client(base_url=first, headers=bearer(secret), timeout=10) as api:
-            debate_id = api.post("/api/debates", json={"topic": "Kill me", "rounds": 2, "judge_model_id": model.pk,
-                                                       "seats": seats}).json()["id"]
-            assert api.post(f"/api/debates/{debate_id}/start").status_code == 202
-
         async def watch_and_kill() -> dict:
+            debate_id = await database_sync_to_async(start_speaking)(first, model, topic="Kill me", rounds=2)
             watching = asyncio.ensure_future(follow(second, debate_id, session))
-            deadline = time.monotonic() + 60
-            while not await Turn.objects.filter(debate_id=debate_id).exclude(text="").aexists():
-                assert time.monotonic() < deadline, "the debate never started speaking"
-                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)  # connected, and still mid-turn
             runner.send_signal(signal.SIGKILL)
             runner.wait()
-            return await watching
+            return {"debate_id": debate_id, **await watching}
 
         watched = asyncio.run(watch_and_kill())
 
-    debate = Debate.objects.get(pk=debate_id)
+    debate = Debate.objects.get(pk=watched["debate_id"])
     assert debate.status == DebateStatus.COMPLETED and debate.verdict.parsed
     turns = list(debate.turns.order_by("round", "seat__position"))
     assert [(t.round, t.text) for t in turns] == [(1, SPEECH), (1, SPEECH), (2, SPEECH), (2, SPEECH)]  # each once
