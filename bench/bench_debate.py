@@ -20,6 +20,9 @@ BENCH_DB = ROOT / "var" / "bench.sqlite3"
 os.environ["DATABASE_URL"] = f"sqlite:///{BENCH_DB}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "debateproject.settings")
 os.environ.setdefault("ARENA_LOG_LEVEL", "WARNING")
+# Each verdict queues a leaderboard rebuild, which would run beside the next debate measured here: it is measured
+# on its own (bench_leaderboard.py).
+os.environ.setdefault("ARENA_LEADERBOARD_REBUILD_ON_CHANGE", "false")
 
 import django  # noqa: E402
 

@@ -77,7 +77,6 @@ def serve_fake(words: int) -> None:
 
     django.setup()
     from debates.tests.conftest import valid_verdict
-    from providers.tests.servers import FakeOpenAIServer
 
     replies = itertools.count(1)
     lock = threading.Lock()
@@ -93,13 +92,30 @@ def serve_fake(words: int) -> None:
         # Distinct words per reply, with a few non-ASCII letters: a mixed-up or shifted text cannot pass.
         return " ".join(f"r{n}-w{i}{'é' if i % 7 == 0 else ''}" for i in range(words)) + "."
 
+    serve(respond, FAKE_SERVER_LIFETIME)
+
+
+def serve(respond, lifetime: float) -> None:
+    """FakeOpenAIServer answering with `respond`, a word every CHUNK_DELAY, until stdin closes (after django.setup)."""
+    from providers.tests.servers import FakeOpenAIServer
+
     with FakeOpenAIServer() as server:
         server.responder = respond
         server.chunk_delay = CHUNK_DELAY
         print(server.url, flush=True)
         done = threading.Event()
         threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
-        done.wait(FAKE_SERVER_LIFETIME)  # stdin closes when the bench ends
+        done.wait(lifetime)  # stdin closes when the bench ends
+
+
+def close_fake(fake: subprocess.Popen) -> None:
+    """Closing its stdin tells the fake model server to exit."""
+    fake.stdin.close()
+    try:
+        fake.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        fake.kill()
+        fake.wait(timeout=10)
 
 
 # ---- processes ------------------------------------------------------------------------------------------------
@@ -152,6 +168,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 # ---- one client, following the protocol as debate.js does ---------------------------------------------------------
+def status_after(kind: str, payload: dict) -> str | None:
+    """The debate's status once event `kind` has applied; None for an event that does not change it."""
+    if kind in ("debate.completed", "debate.failed", "debate.cancelled"):
+        return payload.get("status") or kind.split(".")[1]
+    return {"debate.started": "running", "judging.started": "judging"}.get(kind)
+
+
 @dataclass
 class Client:
     index: int
@@ -209,12 +232,8 @@ class Client:
                 return False
         elif kind == "verdict":
             self.has_verdict = True
-        elif kind == "debate.started":
-            self.status = "running"
-        elif kind == "judging.started":
-            self.status = "judging"
-        elif kind in ("debate.completed", "debate.failed", "debate.cancelled"):
-            self.status = payload.get("status") or kind.split(".")[1]
+        else:
+            self.status = status_after(kind, payload) or self.status
         return True
 
     async def on_message(self, socket_, raw: str, received: float) -> None:
@@ -548,12 +567,7 @@ def main() -> None:
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
-        fake.stdin.close()
-        try:
-            fake.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            fake.kill()
-            fake.wait(timeout=10)
+        close_fake(fake)
         shutil.rmtree(var_dir, ignore_errors=True)
 
 

@@ -52,8 +52,10 @@ class Subscription:
             for watcher in list(self.watchers):  # one may leave while another is served
                 try:
                     await watcher.deliver(message)
-                except Exception:  # noqa: BLE001 - one broken socket must not silence the others
-                    logger.exception("debate %s: a watcher could not be sent an event", self.debate_id)
+                except Exception as error:  # noqa: BLE001 - one broken socket must not silence the others
+                    # Usually a watcher that left while events were on their way to it: dropped, the rest go on.
+                    logger.warning("debate %s: a watcher could not be sent an event (%r); dropped", self.debate_id,
+                                   error)
                     self.watchers.discard(watcher)
 
 

@@ -246,8 +246,9 @@ class Debate(models.Model):
         seats = []
         for seat in self.seats.all():
             row = costs.get(seat.pk, {"spent": 0.0, "unpriced": 0})
-            seat.spent_usd, seat.unpriced_calls = row["spent"], row["unpriced"]
-            seat.save(update_fields=["spent_usd", "unpriced_calls"])
+            if (seat.spent_usd, seat.unpriced_calls) != (row["spent"], row["unpriced"]):  # a turn changes one seat
+                seat.spent_usd, seat.unpriced_calls = row["spent"], row["unpriced"]
+                seat.save(update_fields=["spent_usd", "unpriced_calls"])
             seats.append({"seat_id": seat.pk, "spent_usd": seat.spent_usd, "unpriced_calls": seat.unpriced_calls})
         verdicts = list(Verdict.objects.filter(debate=self).values_list("cost_usd", flat=True))  # none or one
         self.spent_usd = (sum(seat["spent_usd"] for seat in seats) + sum(cost or 0.0 for cost in verdicts)
