@@ -177,10 +177,10 @@ class DeltaBuffer:
         self.turn = turn
         self.clock = clock
         self.chunks: list[str] = []
-        _streaming[turn.pk] = self
         self.sent = 0  # chunks sent to watchers
         self.saved = 0  # characters saved on the row
         self.last_send = self.last_save = clock()
+        _streaming[turn.pk] = self  # until close()
 
     @property
     def text(self) -> str:

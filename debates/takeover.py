@@ -37,11 +37,11 @@ def sweep(running_here: set[int], takeover: bool) -> list[tuple[int, str]]:
     stale_before = timezone.now() - RUNNER_STALE_AFTER
     expired = {pk for pk, _, _, beat in seen if beat is None or beat < stale_before}
     died = {pk for pk, _, runner, _ in seen if leases.died_here(runner)}
-    orphans = {pk: token for pk, token, _, _ in seen if pk in expired | died}
+    # As the sweep saw it: a claim is a compare-and-set on both, so a runner that renewed meanwhile keeps its lease.
+    orphans = {pk: {"runner_token": token, "heartbeat_at": beat} for pk, token, _, beat in seen if pk in expired | died}
     if not takeover:  # shown as interrupted from now on (no heartbeat), for someone to resume
         for pk in died - expired:
-            Debate.objects.filter(pk=pk, runner_token=orphans[pk]).update(heartbeat_at=None, runner_token="",
-                                                                          runner="")
+            Debate.objects.filter(pk=pk, **orphans[pk]).update(heartbeat_at=None, runner_token="", runner="")
         return []
     if not orphans:
         return []
@@ -52,8 +52,7 @@ def sweep(running_here: set[int], takeover: bool) -> list[tuple[int, str]]:
             locked = locked.select_for_update(skip_locked=True)
         for pk in locked.values_list("pk", flat=True):
             token = uuid.uuid4().hex
-            # The token the sweep saw: a runner that renewed, or a peer that claimed first, keeps it.
-            if Debate.objects.filter(pk=pk, runner_token=orphans[pk]).update(
+            if Debate.objects.filter(pk=pk, **orphans[pk]).update(
                     runner_token=token, runner=leases.this_process(), heartbeat_at=timezone.now()):
                 claimed.append((pk, token))
     return claimed

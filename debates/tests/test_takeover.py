@@ -202,3 +202,16 @@ async def test_a_turn_cut_before_any_text_was_saved_is_reset_too(debate_on, open
     assert [e["type"] for e in events][:2] == ["turn.reset", "debate.started"]  # the page says the turn restarts
     assert events[0]["payload"]["turn_id"] == cut.pk and events[0]["seq"] == 4
     assert events[1]["payload"]["resumed"] and events[-1]["type"] == "debate.completed"
+
+
+def test_a_runner_that_renews_while_the_sweep_looks_keeps_its_lease(debate_on, openai_server, monkeypatch):
+    slow = orphan(debate_on(openai_server), runner="another-host:4242", beat_ago=60)  # a long lock wait, say
+
+    def renews_meanwhile(runner: str) -> bool:  # called between the sweep's read and its claim
+        Debate.objects.filter(pk=slow.pk).update(heartbeat_at=timezone.now())
+        return False
+
+    monkeypatch.setattr(takeover.leases, "died_here", renews_meanwhile)
+
+    assert takeover.sweep(set(), takeover=True) == []
+    assert Debate.objects.get(pk=slow.pk).runner_token == "the-dead-runner"  # still its own
