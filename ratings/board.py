@@ -4,8 +4,10 @@ A request never fits anything: it reads the board for its filters; when the outc
 built (or there is none yet) it asks for a rebuild in the background and shows what it has, saying so.
 """
 import logging
+import sys
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -112,4 +114,13 @@ def wait_idle(timeout: float = 30.0) -> None:
             if not _pending:
                 return
         time.sleep(0.02)
-    raise TimeoutError("the leaderboard builds did not finish")
+    raise TimeoutError(f"the leaderboard builds {sorted(_pending)} did not finish in {timeout:g} s; the builder is at:\n"
+                       + _builder_stacks())
+
+
+def _builder_stacks() -> str:
+    """Where each builder thread is, so a build that never ends says why."""
+    frames = sys._current_frames()
+    return "\n".join(f"{thread.name}:\n" + "".join(traceback.format_stack(frames[thread.ident]))
+                     for thread in threading.enumerate()
+                     if thread.name.startswith("leaderboard") and thread.ident in frames) or "(no builder thread)"
