@@ -11,6 +11,7 @@ pytest_plugins = ["providers.tests.local_llm_fixtures"]
 
 PROVIDER_KEY_VAR = "FAKE_PROVIDER_API_KEY"
 PROVIDER_KEY = "sk-test-0123456789abcdef-secret"
+BUILD_DRAIN_SECONDS = 25  # longer than SQLite's busy timeout, the longest a statement of a build can wait
 
 
 # Retries back off for a few milliseconds in tests (also in the servers and commands they start), not seconds:
@@ -37,6 +38,39 @@ def no_connection_outlives_the_run(django_db_setup, django_db_blocker):
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                            "WHERE datname = %s AND pid <> pg_backend_pid()", [connection.settings_dict["NAME"]])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """No leaderboard build a test asked for runs on into the next test: it would read that test's data and wait
+    on its locks. Once the test's database is gone (access blocked again) a queued build fails at once, so this
+    waits only for a build in the middle of a statement."""
+    result = yield
+    from ratings import board
+
+    try:
+        board.wait_idle(timeout=BUILD_DRAIN_SECONDS)
+    except TimeoutError as error:
+        raise TimeoutError(f"{error}\n{_database_activity()}") from None
+    return result
+
+
+def _database_activity() -> str:
+    """What every session of the test database is doing (PostgreSQL): which one waits on whom."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return ""
+    import psycopg
+
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k in ("dbname", "user", "host", "port")},
+                         autocommit=True) as conn:
+        rows = conn.execute("SELECT pid, pg_blocking_pids(pid), state, wait_event_type, wait_event, "
+                            "now() - xact_start, left(query, 160) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+    return "sessions of the test database (pid, blocked by, state, wait, transaction age, query):\n" + "\n".join(
+        map(str, rows))
 
 
 @pytest.fixture

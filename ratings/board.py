@@ -11,7 +11,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.db.models import Count, Max
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from ratings.outcomes import Filters, collect
 
 logger = logging.getLogger("ratings")
 SEED = 20261201  # fixed: a rebuild from the same outcomes gives identical numbers
+LOCK_TIMEOUT_SECONDS = 5
 
 _builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leaderboard")
 _pending: set[str] = set()
@@ -93,6 +94,7 @@ def rebuild_soon(filters: Filters) -> None:
 def _rebuild(filters: Filters) -> None:
     close_old_connections()
     try:
+        _give_up_on_locks()
         version = outcomes_version()  # before reading outcomes: a change during the build leaves it stale
         started = time.monotonic()
         data = build(filters)
@@ -104,6 +106,15 @@ def _rebuild(filters: Filters) -> None:
         with _lock:
             _pending.discard(filters.key())
         close_old_connections()
+
+
+def _give_up_on_locks() -> None:
+    """A board is a cache: a build that would queue behind another transaction's lock for long fails instead (the
+    next request asks again) rather than hold the one builder, and every board behind it, for as long as that lasts.
+    SQLite's writers already give up after the busy timeout."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{LOCK_TIMEOUT_SECONDS * 1000:.0f}"])
 
 
 def wait_idle(timeout: float = 30.0) -> None:

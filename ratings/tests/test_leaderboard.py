@@ -1,7 +1,9 @@
 """The leaderboard: built in the background from outcomes (never in a request), served from the board it keeps,
 the same numbers on the page, in the API (with each filter) and in the terminal."""
+import psycopg
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from debates.models import DebateStatus, Tag
 from providers.tests.factories import LLMModelFactory
@@ -138,3 +140,18 @@ def test_only_finished_debates_count(api, results):
     debate.save()
 
     assert ready(api)["debates"] == 13
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="on SQLite a writer gives up after the busy timeout")
+def test_a_build_that_would_wait_on_another_sessions_lock_gives_up_and_a_later_request_builds(api, results,
+                                                                                              monkeypatch, caplog):
+    monkeypatch.setattr(board, "LOCK_TIMEOUT_SECONDS", 0.5)
+    params = connection.get_connection_params()
+    with psycopg.connect(dbname=params["dbname"], user=params["user"], host=params["host"], port=params["port"]) as other:
+        other.execute("LOCK TABLE ratings_board IN EXCLUSIVE MODE")  # readers pass, a writer waits: a long migration
+
+        assert api.get("/api/leaderboard").status_code == 202
+        board.wait_idle(timeout=10)  # the builder is free again while the lock is still held
+
+        assert "lock timeout" in caplog.text and not Board.objects.exists()
+    assert ready(api)["models"][0]["display_name"] == "Alpha"
