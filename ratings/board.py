@@ -3,6 +3,7 @@
 A request never fits anything: it reads the board for its filters; when the outcomes changed since the board was
 built (or there is none yet) it asks for a rebuild in the background and shows what it has, saying so.
 """
+import contextlib
 import logging
 import sys
 import threading
@@ -92,8 +93,10 @@ def rebuild_soon(filters: Filters) -> None:
 
 
 def _rebuild(filters: Filters) -> None:
-    close_old_connections()
     try:
+        # Inside the try: with the database out of reach even tidying the connection raises, and a build that
+        # raised before the `finally` left its board "being built" for as long as the process lived.
+        close_old_connections()
         _give_up_on_locks()
         version = outcomes_version()  # before reading outcomes: a change during the build leaves it stale
         started = time.monotonic()
@@ -105,7 +108,8 @@ def _rebuild(filters: Filters) -> None:
     finally:
         with _lock:
             _pending.discard(filters.key())
-        close_old_connections()
+        with contextlib.suppress(Exception):  # a connection that cannot even be closed is closed next time
+            close_old_connections()
 
 
 def _give_up_on_locks() -> None:

@@ -155,3 +155,15 @@ def test_a_build_that_would_wait_on_another_sessions_lock_gives_up_and_a_later_r
 
         assert "lock timeout" in caplog.text and not Board.objects.exists()
     assert ready(api)["models"][0]["display_name"] == "Alpha"
+
+
+def test_a_build_that_cannot_reach_the_database_leaves_the_board_free_to_be_asked_for_again(api, results,
+                                                                                           django_db_blocker):
+    ready(api)  # the builder holds a connection now
+    from ratings.outcomes import Filters
+
+    with django_db_blocker.block():  # any use of a connection raises, as with the database down
+        board.rebuild_soon(Filters(source="humans"))
+        board.wait_idle(timeout=10)
+
+    assert ready(api, "?source=humans")["outcomes"] == 1
