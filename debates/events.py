@@ -207,13 +207,15 @@ class DeltaBuffer:
         )
         self.last_send = self.last_save = self.clock()
 
-    async def flush(self) -> None:
+    async def flush(self, persist: bool = True) -> None:
+        """Send what came since the last send; save it too when the last save is PERSIST_INTERVAL_SECONDS old
+        (persist=False: the commit that follows saves the whole text anyway, as the turn's completion does)."""
         if self.sent == len(self.chunks):
             return
         text = self.text
         self.chunks, self.sent = [text], 1  # joined once: the next flush joins only what came after
         start = self.saved  # a delta holds all that is not saved, and what it saves (it may come after the save)
-        if self.clock() - self.last_save >= PERSIST_INTERVAL_SECONDS:
+        if persist and self.clock() - self.last_save >= PERSIST_INTERVAL_SECONDS:
             await self.events.append_text(self.turn.pk, text[self.saved:])
             self.saved, self.last_save = len(text), self.clock()
         await self.events.announce(

@@ -18,6 +18,7 @@ from debates.models import (
     Debate, DebateStatus, JudgeVerdict, Seat, SeatScore, Turn, TurnStatus, Verdict, VerdictReading,
 )
 from debates.leases import lease_expired, this_process
+from debates.ledger import Ledger
 from debates.prompts import CriterionView, SeatView, SpokenTurn, seat_messages
 from debates.snapshot import turn_dict, verdict_dict
 from providers.llm import gateway
@@ -60,7 +61,7 @@ class DebateRunner:
         self.listener = listener
         self.token = token  # a lease claimed for this runner already (debates.takeover), else it claims one
         self.events: EventStream | None = None
-        self.spent = 0.0  # the ledger's total as of the last commit, for the budget checks
+        self.ledger: Ledger | None = None  # what the debate spent as of the last commit, for the budget checks
         self.ending = False  # set as the ending event is committed
 
     async def run(self) -> None:
@@ -70,7 +71,7 @@ class DebateRunner:
             return
         plan = await database_sync_to_async(_load_plan)(self.debate_id)
         self.events = EventStream(self.debate_id, plan.debate.last_seq, listener=self.listener, token=token)
-        self.spent = plan.debate.spent_usd
+        self.ledger = Ledger.of(plan.debate, plan.seats)
         main = asyncio.current_task()
         # Supervised: a heartbeat that fails, or finds the lease taken, stops the runner (see _supervise).
         heartbeat = asyncio.create_task(self._beat(main, token))
@@ -179,7 +180,7 @@ class DebateRunner:
                     await buffer.reset(item.reason)
                 else:
                     await buffer.add(item)
-            await buffer.flush()
+            await buffer.flush(persist=False)  # turn.completed, next, saves the whole text
         except LLMError as error:
             kind, message = error.kind, str(error)
             await self.events.emit("turn.failed", {"turn_id": turn.pk, "seat_id": seat.pk, "round": round_number,
@@ -203,7 +204,7 @@ class DebateRunner:
         worst = [budget.worst_case_cost(chain, prompt, max_tokens)
                  for chain, (_, prompt, max_tokens) in zip(chains, calls)]
         try:
-            budget.check(budget=plan.debate.budget_usd, spent=self.spent, what=what,
+            budget.check(budget=plan.debate.budget_usd, spent=self.ledger.spent_usd, what=what,
                          chain=[row for chain in chains for row in chain], worst=None if None in worst else sum(worst))
         except budget.OverBudget as over:
             raise DebateStopped(str(over)) from None
@@ -212,14 +213,15 @@ class DebateRunner:
         holder: list[Turn] = []
 
         def reset() -> dict:
-            # A retried turn rewrites its row: there is exactly one turn per seat and round.
-            turn, _ = Turn.objects.update_or_create(
-                seat=seat, round=round_number,
-                defaults={"debate_id": self.debate_id, "status": TurnStatus.STREAMING, "text": "",
-                          "error_kind": "", "error_message": "", "started_at": timezone.now(),
-                          "completed_at": None, "prompt_tokens": None, "completion_tokens": None,
-                          "latency_ms": None, "cost_usd": None, "answered_by": "", "answered_by_model": None,
-                          "fallback_reason": ""})
+            # A retried turn rewrites its row: there is exactly one turn per seat and round. Two statements, where
+            # update_or_create took six (a locking read, an insert and two savepoints): the lease fences writers.
+            fields = {"debate_id": self.debate_id, "status": TurnStatus.STREAMING, "text": "", "error_kind": "",
+                      "error_message": "", "started_at": timezone.now(), "completed_at": None,
+                      "prompt_tokens": None, "completion_tokens": None, "latency_ms": None, "cost_usd": None,
+                      "answered_by": "", "answered_by_model": None, "fallback_reason": ""}
+            existing = Turn.objects.filter(seat=seat, round=round_number).order_by().values_list("pk", flat=True).first()
+            turn = Turn(pk=existing, seat=seat, round=round_number, **fields)
+            turn.save(force_insert=existing is None, force_update=existing is not None)
             holder.append(turn)
             return {"turn": turn_dict(turn)}
 
@@ -236,7 +238,7 @@ class DebateRunner:
 
         def save() -> dict:
             turn.save()
-            return {"spend": self._refresh_spend()}
+            return {"spend": self.ledger.add_turn(turn.seat_id, turn.cost_usd)}
 
         await self.events.emit("turn.completed", turn_dict(turn), save)
 
@@ -279,9 +281,9 @@ class DebateRunner:
         await self._end("debate.completed", {"status": DebateStatus.COMPLETED}, DebateStatus.COMPLETED)
 
     def _refresh_spend(self) -> dict:
-        """Recompute the ledger (in the commit's worker thread) and remember the spend for the budget checks."""
+        """Recompute the ledger from the rows (in the commit's worker thread): the round checks and the verdict."""
         spend = Debate.objects.get(pk=self.debate_id).refresh_spend()
-        self.spent = spend["spent_usd"]
+        self.ledger.reload(spend)
         return spend
 
     # ---- endings ------------------------------------------------------------------------------
@@ -334,7 +336,7 @@ def _load_plan(debate_id: int) -> DebatePlan:
 
 @database_sync_to_async
 def _fresh_model(model_id: int) -> LLMModel:
-    return LLMModel.objects.with_answer_chain().get(pk=model_id)  # the gateway then reads no fallbacks itself
+    return LLMModel.objects.get_with_answer_chain(model_id)  # the gateway then reads no fallbacks itself
 
 
 def _view(seat: Seat) -> SeatView:
