@@ -28,7 +28,8 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.refuse("unauthenticated", "Sign in to watch debates.", 4401)
             return
-        if not await database_sync_to_async(Debate.objects.filter(pk=self.debate_id).exists)():
+        exists = Debate.objects.filter(pk=self.debate_id).exists
+        if not await database_sync_to_async(exists, thread_sensitive=False)():  # off the runners' database thread
             await self.refuse("not_found", f"There is no debate {self.debate_id}.", 4404)
             return
         # Join first, then read the snapshot: every event after it reaches us, earlier ones are in it.
@@ -92,11 +93,16 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
 
     async def _send_snapshot(self) -> None:
         # Read off the database thread that every debate of this process commits on (thread_sensitive=False): a
-        # burst of snapshots, each reading a whole debate, never makes another debate's turn wait.
-        snapshot = with_live_text(await database_sync_to_async(debate_snapshot, thread_sensitive=False)(self.debate_id))
+        # burst of snapshots, each reading a whole debate, never makes another debate's turn wait. Watchers of
+        # the debate that ask at once share one read (debates.fanout); the live text is each one's own.
+        shared = await hub().snapshot(self.debate_id, self._read_snapshot)
+        snapshot = with_live_text(shared)
         self.seq = snapshot["last_seq"]
         await self.send_json({"type": "snapshot", "seq": snapshot["last_seq"], "debate_id": self.debate_id,
                               "payload": snapshot})
+
+    async def _read_snapshot(self) -> dict:
+        return await database_sync_to_async(debate_snapshot, thread_sensitive=False)(self.debate_id)
 
     async def send_error(self, code: str, detail: str) -> None:
         await self.send_json({"type": "error", "debate_id": self.debate_id, "payload": {"code": code, "detail": detail}})

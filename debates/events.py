@@ -154,11 +154,10 @@ def live_text(turn_id: int, saved: str) -> str:
 
 
 def with_live_text(snapshot: dict) -> dict:
-    """`snapshot` with the text of each turn this process streams as it is now, not as last saved."""
-    for turn in snapshot["turns"]:
-        if turn["status"] == "streaming":
-            turn["text"] = live_text(turn["id"], turn["text"])
-    return snapshot
+    """`snapshot` with the text of each turn this process streams as it is now, not as last saved: a copy, since
+    watchers that joined at once share one snapshot read (debates.fanout)."""
+    return {**snapshot, "turns": [{**turn, "text": live_text(turn["id"], turn["text"])}
+                                  if turn["status"] == "streaming" else turn for turn in snapshot["turns"]]}
 
 
 class DeltaBuffer:

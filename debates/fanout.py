@@ -7,6 +7,7 @@ a few hundred watchers slow. Now the group has one member per process that watch
 import asyncio
 import logging
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from channels.layers import get_channel_layer
@@ -27,6 +28,25 @@ class Subscription:
         self.ready = asyncio.get_running_loop().create_future()  # set once this process is in the group
         self.listening: asyncio.Task | None = None
         self.channel = ""
+        self.reading: asyncio.Task | None = None  # the snapshot read in flight
+        self.next_read: asyncio.Task | None = None  # the one that starts after it, shared by all who ask meanwhile
+
+    def snapshot(self, read: Callable[[], Awaitable[dict]]) -> Awaitable[dict]:
+        """The debate as read after this call: watchers that ask at once share one read. A read that had already
+        begun when one asked might miss an event that watcher is owed, so it waits for the next read instead, and
+        all who ask while that one waits share it: a thousand watchers joining at once cost two or three reads, not
+        a thousand (each a whole debate read while the others queue for the same threads)."""
+        if self.next_read is None:
+            self.next_read = asyncio.create_task(self._read_after(self.reading, read),
+                                                 name=f"snapshot-debate-{self.debate_id}")
+            self.next_read.add_done_callback(lambda task: task.cancelled() or task.exception())  # retrieved
+        return asyncio.shield(self.next_read)
+
+    async def _read_after(self, before: asyncio.Task | None, read: Callable[[], Awaitable[dict]]) -> dict:
+        if before is not None:
+            await asyncio.wait({before})
+        self.reading, self.next_read = self.next_read, None  # from here on, whoever asks needs another read
+        return await read()
 
     async def open(self) -> None:
         layer = get_channel_layer()
@@ -80,6 +100,11 @@ class Hub:
             return
         subscription.watchers.add(watcher)
         await asyncio.shield(subscription.ready)
+
+    async def snapshot(self, debate_id: int, read: Callable[[], Awaitable[dict]]) -> dict:
+        """`read()`'s result as of now, shared with the watchers of this debate that ask at the same time."""
+        subscription = self.subscriptions.get(debate_id)
+        return await (read() if subscription is None else subscription.snapshot(read))
 
     async def leave(self, debate_id: int, watcher: Watcher) -> None:
         subscription = self.subscriptions.get(debate_id)

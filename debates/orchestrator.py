@@ -219,7 +219,8 @@ class DebateRunner:
                       "error_message": "", "started_at": timezone.now(), "completed_at": None,
                       "prompt_tokens": None, "completion_tokens": None, "latency_ms": None, "cost_usd": None,
                       "answered_by": "", "answered_by_model": None, "fallback_reason": ""}
-            existing = Turn.objects.filter(seat=seat, round=round_number).order_by().values_list("pk", flat=True).first()
+            same = Turn.objects.filter(seat=seat, round=round_number).order_by()
+            existing = same.values_list("pk", flat=True).first()
             turn = Turn(pk=existing, seat=seat, round=round_number, **fields)
             turn.save(force_insert=existing is None, force_update=existing is not None)
             holder.append(turn)

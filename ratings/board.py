@@ -129,8 +129,8 @@ def wait_idle(timeout: float = 30.0) -> None:
             if not _pending:
                 return
         time.sleep(0.02)
-    raise TimeoutError(f"the leaderboard builds {sorted(_pending)} did not finish in {timeout:g} s; the builder is at:\n"
-                       + _builder_stacks())
+    raise TimeoutError(f"the leaderboard builds {sorted(_pending)} did not finish in {timeout:g} s; "
+                       f"the builder is at:\n{_builder_stacks()}")
 
 
 def _builder_stacks() -> str:

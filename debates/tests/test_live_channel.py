@@ -119,6 +119,40 @@ async def test_a_late_joiner_gets_the_text_in_progress(started, openai_server):
     await late.disconnect()
 
 
+async def test_watchers_joining_at_once_share_a_few_snapshot_reads_and_each_follows_the_text_exactly(
+        started, openai_server, monkeypatch):
+    speech = " ".join(f"word{i}" for i in range(80))
+    openai_server.responder = lambda body: scripted_responder()(body) if "impartial" in str(body) else speech
+    cookie = await session_cookie()
+    early, _, _ = await connect(started.pk, cookie)
+    await early.receive_json_from(timeout=5)
+    task = tasks.launch(started.pk)
+    await receive_until(early, "turn.delta")
+    from debates import consumers
+
+    reads, read = [], consumers.debate_snapshot
+    monkeypatch.setattr(consumers, "debate_snapshot", lambda debate_id: reads.append(debate_id) or read(debate_id))
+
+    burst = [communicator for communicator, connected, _ in
+             await asyncio.gather(*(connect(started.pk, cookie) for _ in range(30))) if connected]
+
+    snapshots = [await watcher.receive_json_from(timeout=5) for watcher in burst]
+
+    assert len(burst) == 30 and 1 <= len(reads) <= 3  # a read for each watcher would be 30
+    for watcher, snapshot in zip(burst, snapshots):
+        streaming = [t["id"] for t in snapshot["payload"]["turns"] if t["status"] == "streaming"]
+        events = await receive_until(watcher, "turn.completed")
+        seqs = numbered(events)
+        assert seqs == list(range(snapshot["seq"] + 1, snapshot["seq"] + 1 + len(seqs)))
+        for turn_id in streaming:
+            final = next(e["payload"]["text"] for e in events if e["type"] == "turn.completed")
+            assert follow_text(snapshot, events, turn_id)[-1] == final == speech
+    task.cancel()
+    await asyncio.wait([task])
+    for watcher in [early, *burst]:
+        await watcher.disconnect()
+
+
 async def test_resync_answers_with_a_fresh_snapshot(started):
     communicator, _, _ = await connect(started.pk, await session_cookie())
     first = await communicator.receive_json_from(timeout=5)

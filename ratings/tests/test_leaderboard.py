@@ -146,8 +146,8 @@ def test_only_finished_debates_count(api, results):
 def test_a_build_that_would_wait_on_another_sessions_lock_gives_up_and_a_later_request_builds(api, results,
                                                                                               monkeypatch, caplog):
     monkeypatch.setattr(board, "LOCK_TIMEOUT_SECONDS", 0.5)
-    params = connection.get_connection_params()
-    with psycopg.connect(dbname=params["dbname"], user=params["user"], host=params["host"], port=params["port"]) as other:
+    params = {key: connection.get_connection_params()[key] for key in ("dbname", "user", "host", "port")}
+    with psycopg.connect(**params) as other:
         other.execute("LOCK TABLE ratings_board IN EXCLUSIVE MODE")  # readers pass, a writer waits: a long migration
 
         assert api.get("/api/leaderboard").status_code == 202
