@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, settings
 
 from accounts.models import ApiToken
 from accounts.tests.factories import bearer, issue_token
+from debates.budget import BUDGET_REACHED
 from debates.models import ACTIVE_STATUSES, Debate
 from debates.tests.api_contract import CHECKS, aim_at_seeded_rows, seed_rows
 from debates.tests.api_live_server import api_live_server  # noqa: F401  (a fixture)
@@ -41,7 +42,9 @@ def served_schema(api_live_server, openai_server, model_on, api_token):  # noqa:
         time.sleep(0.2)
     outcomes = list(ran.values_list("pk", "status", "failure_reason"))
     assert outcomes, "no fuzzed start or resume launched a debate"
-    assert [o for o in outcomes if o[1] not in ("completed", "cancelled")] == [], outcomes
+    # A fuzzed budget may be too small for one turn (0 is allowed): that debate stops as told, it did not crash.
+    ended_as_told = {"completed", "cancelled"}
+    assert [o for o in outcomes if o[1] not in ended_as_told and not o[2].startswith(BUDGET_REACHED)] == [], outcomes
 
 
 @pytest.mark.django_db(transaction=True)
