@@ -3,6 +3,7 @@ from typing import Literal
 
 from ninja import Field, Schema
 
+from debates.schemas import Text
 from providers.schemas import RowId
 from ratings.models import VoteChoice
 
@@ -11,7 +12,7 @@ class LeaderboardQuery(Schema):
     source: Literal["both", "judges", "humans"] = Field("both", description="Outcomes from judges' verdicts, "
                                                         "people's votes, or both.")
     judge_model_id: RowId | None = Field(None, description="Count only this judge model's own verdicts.")
-    tag: str = Field("", max_length=40, description="Only debates with this topic tag.")
+    tag: Text = Field("", max_length=40, description="Only debates with this topic tag.")
     since: date | None = Field(None, description="Only debates created on or after this day.")
     until: date | None = Field(None, description="Only debates created on or before this day.")
 

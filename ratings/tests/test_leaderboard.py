@@ -90,6 +90,8 @@ def test_each_filter_changes_which_outcomes_count(api, results):
 def test_a_bad_filter_is_a_422(api, results):
     assert api.get("/api/leaderboard?source=everyone").status_code == 422
     assert api.get("/api/leaderboard?since=yesterday").status_code == 422
+    nul = api.get("/api/leaderboard?tag=a%00b")  # PostgreSQL cannot even compare text holding NUL: a 500 before
+    assert nul.status_code == 422 and "tag" in nul.content.decode()
 
 
 def test_an_anchor_puts_the_chosen_model_at_1000(api, results):
