@@ -60,6 +60,10 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
             return
         await self._forward(message)
 
+    async def lost(self) -> None:
+        await self.refuse("events_lost", "The server lost this debate's events for a moment; reconnect to carry on.",
+                          1011)
+
     async def _forward(self, message: dict) -> None:
         # An event committed before our snapshot was read but published after it is already in the snapshot.
         if message.get("numbered", True):

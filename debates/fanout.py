@@ -5,6 +5,7 @@ With every watcher a member of the debate's group, each event was one channel-la
 a queue and a dispatch each in memory; a Redis list push and pop each with channels-redis), which made fan-out to
 a few hundred watchers slow. Now the group has one member per process that watches the debate."""
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
@@ -20,10 +21,14 @@ logger = logging.getLogger("debates.fanout")
 class Watcher(Protocol):
     async def deliver(self, message: dict) -> None: ...
 
+    async def lost(self) -> None:
+        """This process can no longer bring the debate's events: close, so that the client reconnects."""
+
 
 class Subscription:
-    def __init__(self, debate_id: int) -> None:
+    def __init__(self, debate_id: int, forget: Callable[["Subscription"], None] = lambda _: None) -> None:
         self.debate_id = debate_id
+        self.forget = forget  # takes it out of its hub, so that the next watcher opens a new one
         self.watchers: set[Watcher] = set()
         self.ready = asyncio.get_running_loop().create_future()  # set once this process is in the group
         self.listening: asyncio.Task | None = None
@@ -68,7 +73,19 @@ class Subscription:
 
     async def _listen(self, layer) -> None:
         while True:
-            message = await layer.receive(self.channel)
+            try:
+                message = await layer.receive(self.channel)
+            except Exception as error:  # noqa: BLE001 - Redis gone, say: events would stop without a word
+                logger.error("debate %s: its events could not be read from the channel layer (%r); its %d "
+                             "watchers here are closed, to reconnect and resync", self.debate_id, error,
+                             len(self.watchers))
+                self.forget(self)
+                for watcher in list(self.watchers):
+                    with contextlib.suppress(Exception):  # one that is gone already
+                        await watcher.lost()
+                with contextlib.suppress(Exception):  # the layer may be down still; its group expires then
+                    await layer.group_discard(group_name(self.debate_id), self.channel)
+                return
             for watcher in list(self.watchers):  # one may leave while another is served
                 try:
                     await watcher.deliver(message)
@@ -90,7 +107,7 @@ class Hub:
         nothing)."""
         subscription = self.subscriptions.get(debate_id)
         if subscription is None:
-            subscription = self.subscriptions[debate_id] = Subscription(debate_id)
+            subscription = self.subscriptions[debate_id] = Subscription(debate_id, self._forget)
             subscription.watchers.add(watcher)
             try:
                 await subscription.open()
@@ -106,9 +123,13 @@ class Hub:
         subscription = self.subscriptions.get(debate_id)
         return await (read() if subscription is None else subscription.snapshot(read))
 
+    def _forget(self, subscription: Subscription) -> None:
+        if self.subscriptions.get(subscription.debate_id) is subscription:
+            del self.subscriptions[subscription.debate_id]
+
     async def leave(self, debate_id: int, watcher: Watcher) -> None:
         subscription = self.subscriptions.get(debate_id)
-        if subscription is None:
+        if subscription is None or watcher not in subscription.watchers:
             return
         subscription.watchers.discard(watcher)
         if not subscription.watchers:

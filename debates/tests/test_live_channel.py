@@ -220,3 +220,38 @@ async def test_watchers_in_one_process_share_one_subscription_and_each_gets_ever
     for watcher in watchers[:2]:
         await watcher.disconnect()
     assert group_members(started.pk) in (0, None)  # the last to leave ends the subscription
+
+
+async def test_a_watcher_whose_process_loses_the_events_is_told_and_closed_and_follows_again_on_reconnect(
+        started, monkeypatch):
+    from channels.layers import get_channel_layer
+
+    from debates.fanout import hub
+
+    layer = get_channel_layer()
+    receive = type(layer).receive
+    failed = []
+
+    async def broken_once(self, channel):  # the link to the channel layer fails (Redis restarted, say)
+        subscription = hub().subscriptions.get(started.pk)
+        if not failed and subscription is not None and channel == subscription.channel:
+            failed.append(channel)
+            raise ConnectionError("the channel layer went away")
+        return await receive(self, channel)
+
+    monkeypatch.setattr(type(layer), "receive", broken_once)
+    cookie = await session_cookie()
+    watcher, _, _ = await connect(started.pk, cookie)
+
+    seen = await receive_until(watcher, "error")
+    closed = await watcher.receive_output(timeout=5)
+
+    assert seen[-1]["payload"]["code"] == "events_lost" and closed == {"type": "websocket.close", "code": 1011}
+    again, connected, _ = await connect(started.pk, cookie)  # as debate.js does after a close it was not refused
+    snapshot = await again.receive_json_from(timeout=5)
+    task = tasks.launch(started.pk)
+    events = await receive_until(again, "debate.completed")
+    await task
+    assert connected and snapshot["type"] == "snapshot"
+    assert numbered(events) == list(range(snapshot["seq"] + 1, snapshot["seq"] + 1 + len(numbered(events))))
+    await again.disconnect()
