@@ -84,21 +84,31 @@ class DraftOnlyInline:
         return is_draft(obj) and super().has_delete_permission(request, obj)
 
 
+class RecordInline:
+    """Rows the runner wrote (turns, scores, readings, the rubric's copy taken at the start): shown beside their
+    debate or verdict, never added, edited or deleted there."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class PanelJudgeInline(DraftOnlyInline, admin.TabularInline):
     model = PanelJudge
     extra = 0
     raw_id_fields = ["model"]
 
 
-class DebateCriterionInline(admin.TabularInline):
+class DebateCriterionInline(RecordInline, admin.TabularInline):
     model = DebateCriterion
     verbose_name_plural = "rubric (this debate's copy)"
     extra = 0
-    can_delete = False
     readonly_fields = ["position", "key", "name", "description", "weight"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False  # the copy is taken when the debate starts, never edited
 
 
 class SeatInline(DraftOnlyInline, admin.TabularInline):
@@ -108,23 +118,16 @@ class SeatInline(DraftOnlyInline, admin.TabularInline):
     raw_id_fields = ["model"]
 
 
-class TurnInline(admin.TabularInline):
+class TurnInline(RecordInline, admin.TabularInline):
     """The transcript as it stands: the runner writes it, nobody edits it."""
 
     model = Turn
     extra = 0
-    can_delete = False
     fields = ["round", "seat", "status", "excerpt", "prompt_tokens", "completion_tokens", "cost_usd", "answered_by"]
     readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("seat")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="text")
     def excerpt(self, turn: Turn) -> str:
@@ -212,6 +215,15 @@ class DebateAdmin(admin.ModelAdmin):
                                             f"{label(current)} became {current.status} while it was edited.")
         obj.save(update_fields=[name for name in form.changed_data if name in ROW_FIELDS])
 
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        # A draft may be saved half made and finished later, but its maker should know now what starting it
+        # would refuse (debate_create checks the same for the pages and the API before anything is saved).
+        debate = form.instance
+        if is_draft(debate) and (errors := services.stored_shape_problems(debate.pk)):
+            problems = services.DebateValidationError(f"Saved, but {label(debate)} cannot start yet:", errors=errors)
+            self.message_user(request, error_words(problems), messages.WARNING)
+
     def _refused(self, request, why: str) -> HttpResponse:
         self.message_user(request, f"Nothing was saved. {why}", messages.ERROR)
         return HttpResponseRedirect(request.path)
@@ -284,8 +296,33 @@ class DebateAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:debates_debate_change", args=[debate.pk]))
 
 
+class RecordAdmin:
+    """What the runner wrote and the ratings read: shown, never added, changed or deleted on its own. A turn
+    deleted here would make the ledger's totals and the transcript disagree, and a verdict deleted would move the
+    leaderboard without its debate changing. Both go only with their debate, so their delete permission stays
+    (the debate's delete page asks it of every row it takes along) while their own delete page, action and link
+    are gone."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "show_delete": False})
+
+    def delete_view(self, request, object_id, extra_context=None):
+        raise PermissionDenied(f"A {self.opts.verbose_name} is deleted only with its debate.")
+
+
 @admin.register(Turn)
-class TurnAdmin(admin.ModelAdmin):
+class TurnAdmin(RecordAdmin, admin.ModelAdmin):
     list_display = ["debate", "round", "seat", "status", "completion_tokens", "latency_ms", "answered_by",
                     "error_kind"]
     list_filter = ["status", "error_kind"]
@@ -294,21 +331,20 @@ class TurnAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Turn._meta.fields]
 
 
-class SeatScoreInline(admin.TabularInline):
+class SeatScoreInline(RecordInline, admin.TabularInline):
     model = SeatScore
     extra = 0
     readonly_fields = ["seat", "score", "reasoning", "criteria"]
 
 
-class JudgeVerdictInline(admin.StackedInline):
+class JudgeVerdictInline(RecordInline, admin.StackedInline):
     model = JudgeVerdict
     extra = 0
-    can_delete = False
     readonly_fields = [f.name for f in JudgeVerdict._meta.fields if f.name != "id"]
 
 
 @admin.register(Verdict)
-class VerdictAdmin(admin.ModelAdmin):
+class VerdictAdmin(RecordAdmin, admin.ModelAdmin):
     list_display = ["debate", "parsed", "repaired", "winner", "judge_model", "agreement", "created_at"]
     list_filter = ["parsed", "repaired"]
     list_select_related = ["debate", "winner", "judge_model__provider"]

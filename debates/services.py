@@ -78,33 +78,11 @@ def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model
                   panel_model_ids: list[int] = (), budget_usd: float | None = None, blind_seats: bool = True,
                   swap_check: bool = True, tags: list[str] = (), format: str = DEFAULT_FORMAT,
                   early_stop: bool = False, created_by=None) -> Debate:
-    errors: dict[str, list[str]] = {}
     topic = (topic or "").strip()
-    if not topic:
-        errors["topic"] = ["Enter the motion to debate."]
-    elif len(topic) > 500:
-        errors["topic"] = ["Keep the motion under 500 characters."]
-    if not MIN_ROUNDS <= rounds <= MAX_ROUNDS:
-        errors["rounds"] = [f"Choose between {MIN_ROUNDS} and {MAX_ROUNDS} rounds."]
-    if format not in FORMATS:
-        errors["format"] = [f"Choose a format: {', '.join(FORMATS)}."]
-    elif "rounds" not in errors and (problem := rounds_problem(format, rounds)):
-        errors["rounds"] = [problem]
-    if not MIN_SEATS <= len(seats) <= MAX_SEATS:
-        errors["seats"] = [f"A debate needs {MIN_SEATS} to {MAX_SEATS} seats, not {len(seats)}."]
-    # An id past the database's integer range is simply not a model (SQLite would overflow on it).
     panel_model_ids = list(panel_model_ids)
-    wanted = [i for i in [judge_model_id, *panel_model_ids] + [s.model_id for s in seats] if 0 < i < 2**63]
-    usable = LLMModel.objects.usable().in_bulk(wanted)
-    if judge_model_id not in usable:
-        errors["judge_model_id"] = ["Choose an enabled model for the judge."]
-    if problem := _panel_problem(judge_model_id, panel_model_ids, usable):
-        errors["panel_model_ids"] = [problem]
-    personas = Persona.objects.filter(enabled=True).in_bulk([s.persona for s in seats if s.persona],
-                                                            field_name="slug")
-    for index, spec in enumerate(seats):
-        for field, message in _seat_problems(spec, usable, personas):
-            errors.setdefault(f"seats.{index}.{field}", []).append(message)
+    errors, usable, personas = _shape_problems(topic=topic, rounds=rounds, format=format, seats=seats,
+                                               judge_model_id=judge_model_id, panel_model_ids=panel_model_ids)
+    wanted = [judge_model_id, *panel_model_ids, *(s.model_id for s in seats)]
     if problem := _budget_problem(budget_usd, [usable[i] for i in wanted if i in usable]):
         errors["budget_usd"] = [problem]
     tags = sorted({tag.strip().lower() for tag in tags if tag.strip()})
@@ -129,10 +107,68 @@ def debate_create(*, topic: str, rounds: int, seats: list[SeatSpec], judge_model
         Seat.objects.create(
             debate=debate, position=position, display_name=name, stance=stance, persona=persona,
             model=usable[spec.model_id], temperature=spec.temperature, max_tokens=spec.max_tokens,
-            system_prompt=spec.system_prompt.strip() or seat_system_prompt(
-                display_name=speaker_label(position) if blind_seats else name, stance=stance, persona_prompt=persona.render(stance) if persona else ""),
+            system_prompt=spec.system_prompt.strip() or _default_prompt(position=position, name=name, stance=stance,
+                                                                        persona=persona, blind=blind_seats),
         )
     return debate
+
+
+def _shape_problems(*, topic: str, rounds: int, format: str, seats: list[SeatSpec], judge_model_id: int,
+                    panel_model_ids: list[int]) -> tuple[dict[str, list[str]], dict[int, LLMModel], dict[str, Persona]]:
+    """What keeps this debate from being run (its motion, rounds, format, seats and judges), with the usable models
+    and enabled personas it names."""
+    errors: dict[str, list[str]] = {}
+    if not topic:
+        errors["topic"] = ["Enter the motion to debate."]
+    elif len(topic) > 500:
+        errors["topic"] = ["Keep the motion under 500 characters."]
+    if not MIN_ROUNDS <= rounds <= MAX_ROUNDS:
+        errors["rounds"] = [f"Choose between {MIN_ROUNDS} and {MAX_ROUNDS} rounds."]
+    if format not in FORMATS:
+        errors["format"] = [f"Choose a format: {', '.join(FORMATS)}."]
+    elif "rounds" not in errors and (problem := rounds_problem(format, rounds)):
+        errors["rounds"] = [problem]
+    if not MIN_SEATS <= len(seats) <= MAX_SEATS:
+        errors["seats"] = [f"A debate needs {MIN_SEATS} to {MAX_SEATS} seats, not {len(seats)}."]
+    # An id past the database's integer range is simply not a model (SQLite would overflow on it).
+    wanted = [i for i in [judge_model_id, *panel_model_ids] + [s.model_id for s in seats] if 0 < i < 2**63]
+    usable = LLMModel.objects.usable().in_bulk(wanted)
+    if judge_model_id not in usable:
+        errors["judge_model_id"] = ["Choose an enabled model for the judge."]
+    if problem := _panel_problem(judge_model_id, panel_model_ids, usable):
+        errors["panel_model_ids"] = [problem]
+    personas = Persona.objects.filter(enabled=True).in_bulk([s.persona for s in seats if s.persona],
+                                                            field_name="slug")
+    for index, spec in enumerate(seats):
+        for field, message in _seat_problems(spec, usable, personas):
+            errors.setdefault(f"seats.{index}.{field}", []).append(message)
+    return errors, usable, personas
+
+
+def stored_shape_problems(debate_id: int) -> dict[str, list[str]]:
+    """The same of a debate as it is stored: a draft added in admin never went through debate_create, and a
+    model may have been disabled since. Its personas are already in its seats' prompts: not asked again."""
+    debate = Debate.objects.get(pk=debate_id)
+    seats = list(debate.seats.order_by("position"))
+    specs = [SeatSpec(model_id=seat.model_id, stance=seat.stance, display_name=seat.display_name,
+                      temperature=seat.temperature, max_tokens=seat.max_tokens) for seat in seats]
+    errors, _, _ = _shape_problems(topic=debate.topic.strip(), rounds=debate.rounds, format=debate.format,
+                                   seats=specs, judge_model_id=debate.judge_model_id,
+                                   panel_model_ids=list(debate.panel.order_by("position").values_list("model_id",
+                                                                                                     flat=True)))
+    names = [seat.display_name.strip() for seat in seats]
+    for index, name in enumerate(names):
+        if not name:
+            errors.setdefault(f"seats.{index}.display_name", []).append("Name the seat: the transcript shows it.")
+        elif names.index(name) < index:  # two seats of one name make the transcript ambiguous
+            errors.setdefault(f"seats.{index}.display_name", []).append(
+                f"Seat {names.index(name) + 1} is named {name!r} too: give each seat its own name.")
+    return errors
+
+
+def _default_prompt(*, position: int, name: str, stance: str, persona: Persona | None, blind: bool) -> str:
+    return seat_system_prompt(display_name=speaker_label(position) if blind else name, stance=stance,
+                              persona_prompt=persona.render(stance) if persona else "")
 
 
 def _seat_problems(spec: SeatSpec, usable: dict, personas: dict):
@@ -281,6 +317,13 @@ def debate_mark_started(*, debate_id: int, by=None) -> Debate:
         raise DebateStateError(f"This debate is {debate.display_status}; only a draft can be started.")
     debate.status, debate.heartbeat_at = DebateStatus.RUNNING, timezone.now()
     debate.save(update_fields=["status", "heartbeat_at"])
+    # A seat added in admin has no prompt of its own: it gets the one debate_create gives, from the settings the
+    # draft starts with (else the model would be asked to speak without being told it debates, or for whom).
+    for position, seat in enumerate(debate.seats.select_related("persona").order_by("position"), start=1):
+        if not seat.system_prompt.strip():
+            seat.system_prompt = _default_prompt(position=position, name=seat.display_name, stance=seat.stance,
+                                                 persona=seat.persona, blind=debate.blind_seats)
+            seat.save(update_fields=["system_prompt"])
     return debate
 
 
@@ -337,6 +380,8 @@ def debate_set_budget(*, debate_id: int, budget_usd: float | None, by=None) -> D
 # ---- pre-flight --------------------------------------------------------------------------------
 async def debate_preflight(*, debate_id: int) -> None:
     """Refuse (422, a reason per seat) to start a debate one of whose models cannot answer: nothing is spent."""
+    if errors := await database_sync_to_async(stored_shape_problems)(debate_id):
+        raise DebateValidationError("The debate cannot start as it stands.", errors=errors)
     seats, judges, budget_usd, topic = await database_sync_to_async(_models_and_budget)(debate_id)
     models = [seat.model for seat in seats]
     # A model that lost its price since the debate was created cannot keep the budget: refused, like a dead one.

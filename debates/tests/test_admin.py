@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from debates.models import Debate, DebateStatus, Tag, Turn, TurnStatus
+from debates.models import Debate, DebateStatus, SeatScore, Tag, Turn, TurnStatus, Verdict
 from debates.tests.factories import DebateFactory, SeatFactory
 from providers.tests.factories import LLMModelFactory
 
@@ -147,6 +147,51 @@ def test_a_finished_debate_keeps_its_record_and_only_its_tags_change(admin_clien
     debate.refresh_from_db()
     assert debate.topic == "Cities should ban cars from their centres"
     assert list(debate.tags.values_list("name", flat=True)) == ["transport"]
+
+
+def judged(debate: Debate) -> tuple[Turn, Verdict]:
+    """A completed debate's record: one turn, and a verdict with a score for its winner."""
+    seat = debate.seats.get(position=1)
+    turn = Turn.objects.create(debate=debate, seat=seat, round=1, status=TurnStatus.COMPLETED, text="Cars out.")
+    verdict = Verdict.objects.create(debate=debate, judge_model=debate.judge_model, parsed=True, winner=seat,
+                                     summary="Ada argued better.")
+    SeatScore.objects.create(verdict=verdict, seat=seat, score=8.0)
+    return turn, verdict
+
+
+@pytest.mark.parametrize("kind", ["turn", "verdict"])
+def test_a_turn_or_verdict_is_shown_but_never_added_changed_or_deleted_on_its_own(admin_client, kind):
+    turn, verdict = judged(make_debate(status=DebateStatus.COMPLETED))
+    row = {"turn": turn, "verdict": verdict}[kind]
+    url = f"/admin/debates/{kind}/"
+
+    page = admin_client.get(f"{url}{row.pk}/change/").content.decode()
+    changed = admin_client.post(f"{url}{row.pk}/change/", {"text": "Rewritten", "summary": "Bo argued better."})
+    deleted = admin_client.post(f"{url}{row.pk}/delete/", {"post": "yes"})
+    bulk = admin_client.post(url, {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"})
+    listing = admin_client.get(url).content.decode()
+
+    assert "Cars out." in page if kind == "turn" else "Ada argued better." in page
+    assert "<textarea" not in page and 'value="Save"' not in page and "/delete/" not in page
+    assert changed.status_code == 403 and deleted.status_code == 403
+    assert bulk.status_code in (200, 302) and "delete_selected" not in listing  # no such action: nothing done
+    assert admin_client.get(f"{url}add/").status_code == 403
+    turn.refresh_from_db()
+    verdict.refresh_from_db()
+    assert (turn.text, verdict.summary, verdict.scores.count()) == ("Cars out.", "Ada argued better.", 1)
+
+
+def test_a_finished_debate_is_deleted_with_its_turns_and_verdict(admin_client):
+    debate = make_debate(status=DebateStatus.COMPLETED)
+    judged(debate)
+
+    confirm = admin_client.get(f"{CHANGELIST}{debate.pk}/delete/").content.decode()
+    response = admin_client.post(f"{CHANGELIST}{debate.pk}/delete/", {"post": "yes"})
+
+    assert "Are you sure" in confirm and "permission" not in confirm
+    assert response.status_code == 302
+    assert not Debate.objects.filter(pk=debate.pk).exists()
+    assert not Turn.objects.exists() and not Verdict.objects.exists() and not SeatScore.objects.exists()
 
 
 # ---- a draft stays editable ----------------------------------------------------------------------
@@ -299,3 +344,16 @@ def test_the_list_makes_as_many_queries_for_many_debates_as_for_one(admin_client
     DebateFactory(status=DebateStatus.COMPLETED)
 
     assert queries() == one
+
+
+def test_saving_a_draft_that_could_not_start_says_why(admin_client):
+    debate = make_debate()
+    debate.seats.filter(position=2).delete()
+
+    response = admin_client.post(change_url(debate), form_data(debate, topic="Remote work beats the office"),
+                                 follow=True)
+
+    page = response.content.decode()
+    assert "cannot start yet" in page and "A debate needs 2 to 6 seats, not 1." in page
+    debate.refresh_from_db()
+    assert debate.topic == "Remote work beats the office"  # saved all the same: a draft may be finished later

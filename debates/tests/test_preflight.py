@@ -106,3 +106,41 @@ def test_run_debate_refuses_before_creating_anything(model_on, openai_server):
     assert "The debate cannot start: a model of seat 2 cannot answer" in done.stderr
     assert "Down cannot answer: unreachable" in done.stderr
     assert not Debate.objects.exists()
+
+
+# ---- a stored debate must be one that can run, whoever made it ---------------------------------------------------
+# A draft added in admin never went through debate_create, and a model can be disabled after a debate seats it:
+# starting such a debate is refused with the reasons, before any model is asked anything.
+def test_a_draft_of_one_seat_and_a_disabled_model_is_refused_before_any_model_is_asked(api, launched, model_on,
+                                                                                      openai_server):
+    ready = model_on("openai", openai_server, display_name="Ready")
+    debate = debate_with(api, [ready, ready], judge=ready)
+    debate.seats.get(position=2).delete()
+    off = model_on("openai", openai_server, display_name="Switched off", enabled=False)
+    debate.seats.update(model=off)
+
+    response = api.post(f"/api/debates/{debate.pk}/start")
+
+    assert_error(response, 422, "validation_error", {"seats": "needs 2 to 6 seats, not 1",
+                                                      "seats.0.model_id": "Choose an enabled model"})
+    assert "cannot start as it stands" in response.json()["detail"]
+    debate.refresh_from_db()
+    assert debate.status == DebateStatus.DRAFT and launched == [] and openai_server.requests == []
+
+
+def test_two_seats_of_one_name_are_refused_and_a_seat_without_a_prompt_gets_the_default_one(api, launched, model_on,
+                                                                                          openai_server):
+    ready = model_on("openai", openai_server, display_name="Ready")
+    debate = debate_with(api, [ready, ready], judge=ready)
+    debate.seats.update(display_name="Ada", system_prompt="")
+
+    refused = api.post(f"/api/debates/{debate.pk}/start")
+    debate.seats.filter(position=2).update(display_name="Bo")
+    started = api.post(f"/api/debates/{debate.pk}/start")
+
+    assert_error(refused, 422, "validation_error", {"seats.1.display_name": "Seat 1 is named 'Ada' too"})
+    assert started.status_code == 202 and launched == [debate.pk]
+    prompts = list(debate.seats.order_by("position").values_list("system_prompt", flat=True))
+    # Blind seats (the default): each is told its label, not its name, as debate_create tells it.
+    assert prompts[0].startswith("You are Speaker A, a debater arguing for the motion")
+    assert prompts[1].startswith("You are Speaker B, a debater arguing against the motion")
