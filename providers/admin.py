@@ -5,7 +5,8 @@ from django.utils.text import Truncator
 
 from providers import connection_test
 from providers.llm.backend import backend_state
-from providers.models import GatewaySetting, LLMModel, ModelFallback, Provider
+from providers.llm.pricing import listed_price
+from providers.models import GatewaySetting, LLMModel, ModelFallback, PricingTier, Provider
 from providers.ollama import OllamaDiscoveryError, discover_ollama_models
 
 
@@ -76,6 +77,17 @@ class LLMModelAdmin(BackendBannerMixin, admin.ModelAdmin):
     ]
     inlines = [FallbackInline]
     actions = ["test_connection"]
+
+    def save_model(self, request, obj: LLMModel, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # A free row is priced at exactly 0 and never looked up: right for a free tier or a local server, wrong for
+        # a model the provider bills, whose debates would then show $0 and never meet their budget.
+        if obj.pricing_tier == PricingTier.FREE and (price := listed_price(obj)) and any(price):
+            per_million = " and ".join(f"${value * 1e6:,.2f}" for value in price)
+            self.message_user(request, f"{obj} is marked Free, so its calls are counted at $0, but LiteLLM's price "
+                                       f"list charges {per_million} per million input and output tokens for it. "
+                                       "Choose a paid tier unless your provider really does not bill it.",
+                              messages.WARNING)
 
     @admin.display(description="last check error")
     def last_check_problem(self, obj: LLMModel) -> str:

@@ -1,6 +1,11 @@
 """What a call cost, from LiteLLM's bundled price list; free and local models cost exactly 0, and nothing here
 ever reaches the network (for some `ollama_chat/` names LiteLLM's own lookup posts to localhost:11434/api/show,
 whatever the row's api_base: a free row never asks it)."""
+import functools
+import importlib.util
+import json
+from pathlib import Path
+
 from providers.models import LLMModel
 
 # LiteLLM takes these per call, and in its price map: its own bookkeeping (cost logging, streamed usage,
@@ -34,3 +39,26 @@ def call_cost(model: LLMModel, prompt_tokens: int | None, completion_tokens: int
     except Exception:  # noqa: BLE001 - LiteLLM raises several kinds for a model it cannot price
         return None
     return prompt_cost + completion_cost
+
+
+def listed_price(model: LLMModel) -> tuple[float, float] | None:
+    """USD per input and per output token that LiteLLM's bundled price list gives the row's model, or None when it
+    lists none. Read from the file LiteLLM ships: importing LiteLLM takes seconds an admin page need not wait, and
+    its live map holds the zero prices written above for free rows."""
+    for name in (model.litellm_model_name, model.model_name):
+        entry = _bundled_prices().get(name)
+        if entry and (entry.get("input_cost_per_token") is not None or entry.get("output_cost_per_token") is not None):
+            return float(entry.get("input_cost_per_token") or 0.0), float(entry.get("output_cost_per_token") or 0.0)
+    return None
+
+
+@functools.cache
+def _bundled_prices() -> dict:
+    spec = importlib.util.find_spec("litellm")  # finds the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / "model_prices_and_context_window_backup.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}

@@ -121,3 +121,27 @@ def test_seeding_twice_adds_nothing_and_keeps_admin_edits():
     assert set(LLMModel.objects.filter(provider__litellm_provider="ollama").values_list("model_name", flat=True)) \
         == {"llama2", "llama2:13b", "mistral"}
     assert not LLMModel.objects.filter(provider__litellm_provider="ollama", recommended=True).exists()
+
+
+@pytest.mark.parametrize("route, model_name, tier, warned", [
+    ("openai", "gpt-4o", "free", True),  # billed by the provider: a Free row would show its debates at $0
+    ("openai", "gpt-4o", "standard", False),
+    ("openai", "my-own-finetune", "free", False),  # not in LiteLLM's price list: nothing to compare
+    ("ollama", "llama3", "free", False),  # local: free indeed
+])
+def test_a_model_marked_free_that_litellm_prices_is_saved_with_a_warning(admin_client, route, model_name, tier,
+                                                                          warned):
+    response = add_provider(admin_client, display_name="Route", litellm_provider=route,
+                            api_base="http://127.0.0.1:9" if route == "openai" else "http://localhost:11434")
+    provider = Provider.objects.get(display_name="Route")
+
+    response = admin_client.post("/admin/providers/llmmodel/add/", {
+        "provider": provider.pk, "model_name": model_name, "display_name": "Row", "pricing_tier": tier,
+        "enabled": "on", "context_window": 8192, "extra_params": "{}", "api_base": "", "api_key_env_var": "",
+        **NO_FALLBACKS}, follow=True)
+
+    page = response.content.decode()
+    assert LLMModel.objects.filter(model_name=model_name, pricing_tier=tier).exists()  # saved either way
+    assert ("is marked Free, so its calls are counted at $0" in page) is warned
+    if warned:
+        assert "$2.50 and $10.00 per million input and output tokens" in page  # gpt-4o in LiteLLM's list
