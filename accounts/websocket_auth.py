@@ -4,11 +4,22 @@ Channels' AuthMiddleware reads the session and the user on that one thread (data
 a thousand watchers connecting at once queued there, behind each other and behind every debate's commits, for
 longer than daphne waits for a handshake (5 s). The same reads, on the worker threads instead.
 """
-from channels.auth import AuthMiddleware, get_user
+from types import SimpleNamespace
+
+from channels.auth import AuthMiddleware
 from channels.db import database_sync_to_async
 from channels.sessions import CookieMiddleware, SessionMiddleware
+from django.contrib import auth
 
-_read_user = database_sync_to_async(get_user.func, thread_sensitive=False)  # get_user's own code, elsewhere
+
+def _user_of(scope: dict):
+    """The session's user, checked as Django checks a request's (backend, session hash), else AnonymousUser."""
+    if "session" not in scope:
+        raise ValueError("The WebSocket's user is read from its session: SessionMiddleware must come first.")
+    return auth.get_user(SimpleNamespace(session=scope["session"]))  # all get_user reads of a request
+
+
+_read_user = database_sync_to_async(_user_of, thread_sensitive=False)
 
 
 class AuthOffTheDatabaseThread(AuthMiddleware):

@@ -189,6 +189,27 @@ async def test_an_anonymous_socket_is_told_why_and_closed(started):
     assert closed == {"type": "websocket.close", "code": 4401}
 
 
+@database_sync_to_async
+def change_password(username: str) -> None:
+    user = User.objects.get(username=username)
+    user.set_password("a-new-one-456")
+    user.save()
+
+
+@pytest.mark.parametrize("spoilt", ["password changed", "unknown session"])
+async def test_a_session_that_no_longer_signs_anyone_in_is_told_why_and_closed(started, spoilt):
+    cookie = await session_cookie()
+    if spoilt == "password changed":  # Django signs such sessions out everywhere; so does this socket
+        await change_password("watcher")
+    else:
+        cookie = "x" * 32
+
+    communicator, _, _ = await connect(started.pk, cookie)
+
+    assert (await communicator.receive_json_from(timeout=5))["payload"]["code"] == "unauthenticated"
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+
+
 async def test_a_foreign_origin_is_refused(started):
     communicator, connected, _ = await connect(started.pk, await session_cookie(), origin="https://evil.example")
 
