@@ -2,6 +2,7 @@
 from collections.abc import AsyncIterator
 
 from providers.llm.base import BaseLLMClient, LLMResult, Message
+from providers.llm.http import sdk_http_client
 from providers.llm.errors import LLMError, map_sdk_error
 
 DEFAULT_MAX_TOKENS = 1024  # Anthropic requires max_tokens on every call
@@ -14,7 +15,8 @@ class AnthropicClient(BaseLLMClient):
         import anthropic
 
         return anthropic.AsyncAnthropic(api_key=self.api_key, base_url=self.api_base, max_retries=0,
-                                        timeout=self.settings.timeout)
+                                        timeout=self.settings.timeout,
+                                        http_client=sdk_http_client(anthropic, self.settings.timeout))  # never redirected
 
     def _params(self, messages: list[Message], temperature, max_tokens) -> dict:
         # Anthropic takes the system prompt beside the conversation, not inside it.

@@ -6,7 +6,8 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from providers.llm.errors import LLMError, LLMProviderError, LLMTimeoutError
+from providers.llm.errors import LLMError, LLMForbiddenAddressError, LLMProviderError, LLMTimeoutError
+from providers.llm.http import refused_redirect
 
 logger = logging.getLogger("providers.llm")
 
@@ -115,6 +116,8 @@ class BaseLLMClient:
             error = exc
         elif isinstance(exc, asyncio.TimeoutError):
             error = LLMTimeoutError("no answer within the time limit", model=self.model)
+        elif isinstance(exc, Exception) and (redirect := refused_redirect(exc)) is not None:
+            error = LLMForbiddenAddressError(str(redirect), model=self.model)  # not retried: it would only redirect
         elif isinstance(exc, Exception):
             error = self._map_error(exc)
         else:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from types import ModuleType
 
 from providers.llm.base import BaseLLMClient, LLMResult, Message
+from providers.llm.http import litellm_client
 from providers.llm.pricing import register_zero_prices
 from providers.llm.errors import (
     LLMContextWindowError, LLMError, LLMProviderError, map_sdk_error, redact,
@@ -59,6 +60,8 @@ class LiteLLMClient(BaseLLMClient):
             "max_retries": 0,
             "num_retries": 0,
             "drop_params": True,
+            # Our own client where the route has one: it never follows a redirect (providers/llm/http.py).
+            "client": litellm_client(self.provider, api_base=self.api_base, api_key=self.api_key),
         }
         if temperature is not None:
             params["temperature"] = temperature

@@ -2,6 +2,7 @@
 from collections.abc import AsyncIterator
 
 from providers.llm.base import BaseLLMClient, LLMResult, Message
+from providers.llm.http import sdk_http_client
 from providers.llm.errors import LLMError, LLMProviderError, map_sdk_error
 
 
@@ -12,7 +13,8 @@ class OpenAIClient(BaseLLMClient):
         import openai
 
         return openai.AsyncOpenAI(api_key=self.api_key, base_url=self.api_base, max_retries=0,
-                                  timeout=self.settings.timeout)
+                                  timeout=self.settings.timeout,
+                                  http_client=sdk_http_client(openai, self.settings.timeout))  # never redirected
 
     def _params(self, messages: list[Message], temperature, max_tokens, response_format=None) -> dict:
         params = {**self.extra_params, "model": self.model.split("/", 1)[-1], "messages": messages}

@@ -56,7 +56,8 @@ class Reply:
 
 @dataclass
 class _Outcome:
-    kind: str  # "reply" | "error" | "malformed" | "cut" | "stall" | "hang"
+    kind: str  # "reply" | "error" | "malformed" | "cut" | "stall" | "hang" | "redirect"
+    location: str = ""
     text: str | None = None
     status: int = 200
     message: str | None = None
@@ -318,6 +319,10 @@ class FakeLLMServer:
         ``stop()``) and drop the connection. Non-streaming: silence, then a dropped connection."""
         self._push(_Outcome("stall", text=text, after_chunks=after_chunks, seconds=seconds))
 
+    def enqueue_redirect(self, location: str, status: int = 302) -> None:
+        """Answer with a redirect to ``location`` (a 302 turns the client's POST into a GET; a 307 keeps it)."""
+        self._push(_Outcome("redirect", status=status, location=location))
+
     def enqueue_hang(self, seconds: float = 5.0) -> None:
         """Sleep ``seconds`` (or until ``stop()``) and then answer from the responder."""
         self._push(_Outcome("hang", seconds=seconds))
@@ -396,6 +401,8 @@ class FakeLLMServer:
             if self._stopped.wait(outcome.seconds):
                 return handler.abort()
             outcome = _Outcome("reply")
+        if outcome.kind == "redirect":
+            return handler.send_bytes(outcome.status, b"", "text/plain", {"Location": outcome.location})
         if outcome.kind == "error":
             return self.send_error(
                 handler, outcome.status, outcome.message, outcome.code,

@@ -1,0 +1,102 @@
+"""The HTTP clients our calls go through: a redirect is never followed.
+
+An api_base that passed the address check (providers/llm/guard.py) could otherwise answer 302 and send the call on
+to a cloud metadata endpoint or a private address; the client would fetch it, and what it answered would come back
+inside the error message a debate shows. A provider's API does not redirect its calls, so one that does is refused,
+plainly, and the redirect is not followed.
+
+LiteLLM takes a client per call (`client=`), of the kind the route's handler uses: an `openai.AsyncOpenAI` for
+the routes it sends through the openai SDK, its own `AsyncHTTPHandler` for those it sends itself. Both are built
+here on LiteLLM's own transport, as LiteLLM builds its defaults, only with redirects off. A route not listed keeps
+LiteLLM's clients, which follow redirects: the address check still applies to its api_base.
+"""
+import asyncio
+import atexit
+import contextlib
+from urllib.parse import urlsplit
+
+import httpx
+
+OPENAI_SDK_ROUTES = frozenset({"openai"})
+HANDLER_ROUTES = frozenset({"anthropic", "ollama", "ollama_chat", "hosted_vllm"})
+
+
+class RedirectRefused(httpx.HTTPError):
+    """The server answered a call with a redirect, which is not followed."""
+
+
+async def refuse_redirects(response) -> None:  # an httpx or httpx2 response
+    if response.is_redirect:
+        where = urlsplit(response.headers.get("location", "")).netloc or "elsewhere"
+        raise RedirectRefused(f"the server answered {response.status_code}, a redirect to {where}, which is not "
+                              "followed: calls go only to the row's api_base")
+
+
+def refused_redirect(exc: BaseException) -> RedirectRefused | None:
+    """The RedirectRefused behind `exc`, however the SDK or LiteLLM wrapped it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, RedirectRefused):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def sdk_http_client(sdk, timeout: float | None):
+    """For a legacy client of the `sdk` module (openai or anthropic), made per call: the SDK closes it with itself.
+    The SDK's own kind of client (theirs is `httpx2`'s), with redirects off."""
+    return sdk.DefaultAsyncHttpxClient(timeout=timeout, follow_redirects=False,
+                                       event_hooks={"response": [refuse_redirects]})
+
+
+_clients: dict[tuple, object] = {}
+
+
+def litellm_client(route: str, *, api_base: str | None, api_key: str | None) -> object | None:
+    """The `client=` for a LiteLLM call on `route`, or None to leave LiteLLM its own. Made once per process and
+    address (as LiteLLM caches its own): a new client per call would open a new connection per call."""
+    if route in HANDLER_ROUTES:
+        key: tuple = ("handler",)  # the address and key travel with each request
+    elif route in OPENAI_SDK_ROUTES:
+        key = ("openai", api_base, api_key)  # an openai client holds both
+    else:
+        return None
+    if key not in _clients:
+        if not _clients:
+            atexit.register(_close_all)
+        _clients[key] = _handler() if key[0] == "handler" else _openai_client(api_base, api_key)
+    return _clients[key]
+
+
+def _close_all() -> None:
+    """Close their connections before the interpreter tears its modules down, as LiteLLM closes its own: left to
+    the garbage collector then, each would print a traceback on the way out."""
+    clients = list(_clients.values())
+    _clients.clear()
+
+    async def close() -> None:
+        for client in clients:
+            with contextlib.suppress(Exception):  # on the way out, a client that will not close is no matter
+                await client.close()
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(close())
+    finally:
+        loop.close()
+
+
+def _handler():
+    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+    return AsyncHTTPHandler(follow_redirects=False, event_hooks={"response": [refuse_redirects]})
+
+
+def _openai_client(api_base: str | None, api_key: str | None):
+    import openai
+    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+
+    http_client = httpx.AsyncClient(transport=AsyncHTTPHandler.create_async_transport(), follow_redirects=False,
+                                    event_hooks={"response": [refuse_redirects]})
+    # Retries are ours (gateway.py); the timeouts LiteLLM passes with each request.
+    return openai.AsyncOpenAI(api_key=api_key, base_url=api_base, http_client=http_client, max_retries=0)

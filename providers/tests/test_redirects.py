@@ -1,0 +1,89 @@
+"""A call is never redirected (issue #12, outbound requests only where they belong): an api_base that passed the
+address check could otherwise answer 302 and send the call on to a cloud metadata endpoint, and what that
+answered would come back inside the turn's error. The redirect is refused, named, and not retried, on every route
+we run and on both backends; the server it pointed at never hears of it.
+
+The redirect points at a second fake server on loopback (nothing here can listen at 169.254.169.254): that it
+gets no request shows the redirect was not followed, whatever the address it names."""
+import asyncio
+
+import pytest
+from django.core.management import call_command
+
+from providers.llm.errors import LLMForbiddenAddressError
+from providers.llm.gateway import Answer, answer, stream_answer
+from providers.tests.servers import FakeOllamaServer, FakeOpenAIServer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MESSAGES = [{"role": "user", "content": "Open the debate."}]
+SERVERS = {"openai": "openai_server", "hosted_vllm": "openai_server", "anthropic": "anthropic_server",
+           "ollama_chat": "ollama_server"}
+
+
+@pytest.fixture
+def metadata():
+    """Stands for the address a redirect would send the call to; it must never be asked anything."""
+    with FakeOpenAIServer() as server:
+        server.responder = lambda body: '{"AccessKeyId": "AKIA-NOT-FOR-DEBATES"}'
+        yield server
+
+
+async def ask(model, mode: str) -> Answer:
+    if mode == "send":
+        return await answer(model, MESSAGES, max_tokens=50)
+    async for item in stream_answer(model, MESSAGES, max_tokens=50):
+        if isinstance(item, Answer):
+            return item
+    raise AssertionError("the stream ended without an answer")
+
+
+def completions(server) -> int:
+    return len([r for r in server.requests if r.path != "/api/show"])  # Ollama's route also asks about the model
+
+
+@pytest.mark.parametrize("status", [302, 307])
+@pytest.mark.parametrize("mode", ["send", "stream"])
+@pytest.mark.parametrize("route", ["openai", "hosted_vllm", "anthropic", "ollama_chat", "ollama"])
+def test_a_redirect_is_refused_not_followed_and_not_retried(request, model_on, metadata, route, mode, status):
+    if route == "ollama":  # Ollama's older route, /api/generate, on a server of its own
+        server = FakeOllamaServer().start()
+        request.addfinalizer(server.stop)
+    else:
+        server = request.getfixturevalue(SERVERS[route])
+    model = model_on(route, server, model_name="redirected", max_retries=2)
+    server.enqueue_redirect(f"{metadata.url}/latest/meta-data/iam/security-credentials/", status=status)
+
+    with pytest.raises(LLMForbiddenAddressError) as refused:
+        asyncio.run(ask(model, mode))
+
+    host = metadata.url.removeprefix("http://")
+    assert f"answered {status}, a redirect to {host}, which is not followed" in str(refused.value)
+    assert "AKIA" not in str(refused.value)
+    assert metadata.requests == []
+    assert completions(server) == 1  # refused at once: a retry would only be redirected again
+
+
+@pytest.mark.parametrize("mode", ["send", "stream"])
+@pytest.mark.parametrize("route", ["openai", "anthropic"])
+def test_the_legacy_clients_refuse_a_redirect_too(request, model_on, metadata, route, mode):
+    server = request.getfixturevalue(SERVERS[route])
+    model = model_on(route, server, model_name="redirected", max_retries=2)
+    call_command("llm_backend", "legacy")
+    server.enqueue_redirect(f"{metadata.url}/latest/meta-data/", status=307)
+
+    with pytest.raises(LLMForbiddenAddressError, match="a redirect to .*, which is not followed"):
+        asyncio.run(ask(model, mode))
+
+    assert metadata.requests == [] and completions(server) == 1
+
+
+@pytest.mark.parametrize("route", ["openai", "anthropic", "ollama_chat"])
+def test_a_route_that_does_not_redirect_answers_as_before_through_the_same_clients(request, model_on, route):
+    server = request.getfixturevalue(SERVERS[route])
+    server.responder = lambda body: "Cities breathe easier without cars."
+    model = model_on(route, server, model_name="plain")
+
+    sent, streamed = asyncio.run(ask(model, "send")), asyncio.run(ask(model, "stream"))
+
+    assert sent.result.text == streamed.result.text == "Cities breathe easier without cars."
