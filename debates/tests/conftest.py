@@ -7,6 +7,15 @@ from debates.services import SeatSpec, debate_create
 
 
 @pytest.fixture
+def launched(monkeypatch) -> list[int]:
+    """The debates a test started, none of them run: `tasks.launch` records the id instead of starting a task
+    (the test client's event loop ends with each request, and the task with it)."""
+    ids: list[int] = []
+    monkeypatch.setattr("debates.tasks.launch", ids.append)
+    return ids
+
+
+@pytest.fixture
 def debate_on(model_on):
     """debate_on(server, rounds=2, stances=("for", "against"), route="openai") -> a draft debate on that server."""
 

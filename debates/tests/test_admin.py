@@ -1,7 +1,7 @@
 """What an admin does with debates in Django admin: edit a draft, look at a started one without being able to
 change it under its runner, cancel and resume through the services, find debates by status, judge and date.
 
-Debates resumed here do not run: `launched` records the debate instead of running it, as in test_api.py."""
+Debates resumed here do not run: `launched` (debates/tests/conftest.py) records the debate instead."""
 import re
 from datetime import timedelta
 
@@ -20,13 +20,6 @@ pytestmark = pytest.mark.django_db
 lifecycle = pytest.mark.django_db(transaction=True)
 
 CHANGELIST = "/admin/debates/debate/"
-
-
-@pytest.fixture
-def launched(monkeypatch) -> list[int]:
-    ids: list[int] = []
-    monkeypatch.setattr("debates.tasks.launch", ids.append)
-    return ids
 
 
 @pytest.fixture

@@ -18,13 +18,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def launched(monkeypatch) -> list[int]:
-    ids: list[int] = []
-    monkeypatch.setattr("debates.tasks.launch", ids.append)
-    return ids
-
-
-@pytest.fixture
 def model(model_on, openai_server):
     """A model that can answer: starting a debate first asks each of its models for a token (pre-flight)."""
     return model_on("openai", openai_server, display_name="Model A")

@@ -18,14 +18,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def launched(monkeypatch):
-    """Debates the views started; none really runs, since the test client's event loop ends with the request."""
-    started: list[int] = []
-    monkeypatch.setattr(services.tasks, "launch", started.append)
-    return started
-
-
-@pytest.fixture
 def models(model_on, openai_server):
     """Two models that can answer (starting a debate first asks each for a token)."""
     return (model_on("openai", openai_server, display_name="Usable Alpha"),

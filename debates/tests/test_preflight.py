@@ -24,13 +24,6 @@ def fresh_memory():
     preflight.forget()
 
 
-@pytest.fixture
-def launched(monkeypatch) -> list[int]:
-    ids: list[int] = []
-    monkeypatch.setattr("debates.tasks.launch", ids.append)
-    return ids
-
-
 def debate_with(api, seat_models, judge):
     debate = make_debate(api.user, judge)
     for seat, model in zip(debate.seats.order_by("position"), seat_models):
