@@ -14,7 +14,7 @@ class VoteAdmin(admin.ModelAdmin):
 
 @admin.register(LeaderboardSetting)
 class LeaderboardSettingAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "anchor_model"]
+    list_display = ["__str__", "anchor_model", "min_debates"]
     raw_id_fields = ["anchor_model"]
 
     def has_add_permission(self, request) -> bool:

@@ -37,9 +37,9 @@ def outcomes_version() -> str:
     votes = Vote.objects.aggregate(n=Count("pk"), last=Max("updated_at"))
     tags = Debate.tags.through.objects.aggregate(n=Count("pk"), last=Max("pk"))
     completed = Debate.objects.filter(verdict__isnull=False).aggregate(last=Max("finished_at"))
-    anchor = LeaderboardSetting.load().anchor_model_id
+    setting = LeaderboardSetting.load()
     return (f"v{verdicts['n']}.{verdicts['last']}-u{votes['n']}.{votes['last']}-t{tags['n']}.{tags['last']}"
-            f"-f{completed['last']}-a{anchor}")
+            f"-f{completed['last']}-a{setting.anchor_model_id}-m{setting.min_debates}")
 
 
 def build(filters: Filters) -> dict:
@@ -50,7 +50,8 @@ def build(filters: Filters) -> dict:
     from ratings.trust import trust_figures
 
     outcomes = collect(filters)
-    anchor = LeaderboardSetting.load().anchor_model_id
+    setting = LeaderboardSetting.load()
+    anchor, min_debates = setting.anchor_model_id, max(1, setting.min_debates)
     models = {m.pk: m for m in LLMModel.objects.select_related("provider").filter(
         pk__in={o.model_a for o in outcomes} | {o.model_b for o in outcomes})}
     rows = []
@@ -63,11 +64,17 @@ def build(filters: Filters) -> dict:
             rows.append({"model_id": model.pk, "model": model.litellm_model_name, "display_name": model.display_name,
                          "rating": row.rating, "lower": row.lower, "upper": row.upper, "wins": row.wins,
                          "losses": row.losses, "ties": row.ties, "games": row.games, "debates": row.debates})
-        rows.sort(key=lambda r: -r["rating"])
-    for rank, row in enumerate(rows, start=1):
+    # Every model's outcomes count in the fit (they place the others too); a model with too few debates is listed
+    # after the ranked ones, with no rank.
+    for row in rows:
+        row["provisional"], row["rank"] = row["debates"] < min_debates, None
+    rows.sort(key=lambda r: (r["provisional"], -r["rating"]))
+    ranked = [row for row in rows if not row["provisional"]]
+    for rank, row in enumerate(ranked, start=1):
         row["rank"] = rank
     return {"filters": filters.as_dict(), "models": rows, "outcomes": len(outcomes),
-            "debates": len({o.debate_id for o in outcomes}), "anchor_model_id": anchor,
+            "debates": len({o.debate_id for o in outcomes}), "anchor_model_id": anchor, "min_debates": min_debates,
+            "unranked": len(rows) - len(ranked),
             "bootstrap_rounds": settings.LEADERBOARD_BOOTSTRAP_ROUNDS, "seed": SEED, "trust": trust_figures(filters.debates()),
             "built_at": timezone.now().isoformat()}
 

@@ -37,6 +37,11 @@ class LeaderboardSetting(models.Model):
     anchor_model = models.ForeignKey(
         LLMModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="This model is rated exactly 1000 and the others relative to it; empty: the mean is 1000.")
+    # A rating from one or two debates is mostly luck (a model that won its only debate tops a board of models
+    # with hundreds): it is shown, with its wide interval, but not given a place in the ranking.
+    min_debates = models.PositiveSmallIntegerField(
+        default=3, help_text="A model is ranked once it has taken part in this many debates of the board; with "
+        "fewer it is listed below the ranked ones, unranked. 1 ranks every model.")
 
     class Meta:
         verbose_name = "leaderboard setting"

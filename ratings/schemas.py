@@ -18,7 +18,10 @@ class LeaderboardQuery(Schema):
 
 
 class RatingOut(Schema):
-    rank: int
+    rank: int | None = Field(description="The model's place among the ranked models; null while it has taken part "
+                             "in fewer debates than the board's min_debates (provisional).")
+    # Defaults: a board built before ranks had a threshold is served (as stale) until its rebuild.
+    provisional: bool = Field(False, description="Too few debates to rank: listed after the ranked models.")
     model_id: int
     model: str
     display_name: str
@@ -66,6 +69,8 @@ class LeaderboardOut(Schema):
     outcomes: int
     debates: int
     anchor_model_id: int | None
+    min_debates: int = Field(1, description="Debates a model needs to be ranked (LeaderboardSetting).")
+    unranked: int = Field(0, description="Models listed without a rank (provisional).")
     bootstrap_rounds: int
     seed: int
     trust: TrustOut

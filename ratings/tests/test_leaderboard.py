@@ -144,6 +144,35 @@ def test_only_finished_debates_count(api, results):
     assert ready(api)["debates"] == 13
 
 
+def test_a_model_with_too_few_debates_is_listed_after_the_ranked_ones_without_a_rank(api, client, results,
+                                                                                     django_user_model, capsys):
+    alpha = results[0]
+    newcomer = LLMModelFactory(display_name="Newcomer")
+    finished_debate([newcomer, alpha], winner=0)  # one debate, one win over the best: luck as much as skill
+
+    data = ready(api)
+    client.force_login(django_user_model.objects.create_user("reader"))
+    page = client.get("/leaderboard/").content.decode()
+    call_command("leaderboard")
+    out = capsys.readouterr().out
+
+    assert [(row["display_name"], row["rank"], row["provisional"]) for row in data["models"]] == [
+        ("Alpha", 1, False), ("Beta", 2, False), ("Gamma", 3, False), ("Newcomer", None, True)]
+    assert data["min_debates"] == 3 and data["unranked"] == 1
+    assert page.index(">Gamma<") < page.index(">Newcomer<") and 'class="provisional"' in page
+    assert "fewer than 3 debates: their ratings rest on too little to rank them" in page
+    assert "  -  Newcomer" in out and "fewer than 3 debates" in out
+
+    setting = LeaderboardSetting.load()
+    setting.min_debates = 1  # an admin who wants every model ranked
+    setting.save()
+    assert ready(api)["status"] == "stale"  # the setting is part of what the board was built from
+    board.wait_idle()
+    ranked = ready(api)
+    assert all(row["rank"] is not None for row in ranked["models"]) and ranked["unranked"] == 0
+    assert [row["rank"] for row in ranked["models"]] == [1, 2, 3, 4]
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="on SQLite a writer gives up after the busy timeout")
 def test_a_build_that_would_wait_on_another_sessions_lock_gives_up_and_a_later_request_builds(api, results,
                                                                                               monkeypatch, caplog):

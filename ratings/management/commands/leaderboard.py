@@ -28,8 +28,11 @@ class Command(BaseCommand):
                           f"{'Debates':>7}")
         for row in board["models"]:
             interval = f"{row['lower']:.0f}-{row['upper']:.0f}"
-            self.stdout.write(f"{row['rank']:>3}  {row['display_name'][:32]:<32} {row['rating']:>7.0f}  "
+            rank = row["rank"] if row.get("rank") is not None else "-"
+            self.stdout.write(f"{rank:>3}  {row['display_name'][:32]:<32} {row['rating']:>7.0f}  "
                               f"{interval:<13} {row['wins']:>4} {row['losses']:>4} {row['ties']:>4} "
                               f"{row['debates']:>7}")
         self.stdout.write(f"{board['outcomes']} outcomes from {board['debates']} debates; "
                           f"{board['bootstrap_rounds']} bootstrap rounds.")
+        if any(row.get("provisional") for row in board["models"]):
+            self.stdout.write(f"Models marked - have fewer than {board['min_debates']} debates: listed, not ranked.")
