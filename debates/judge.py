@@ -2,6 +2,7 @@
 
 A verdict is never invented: output that stays invalid is saved as unparsed with the judge's raw text.
 """
+import re
 from dataclasses import dataclass, replace
 
 from providers.llm import gateway
@@ -10,7 +11,7 @@ from providers.models import LLMModel
 
 from debates import budget, verdict_schema
 from debates.prompts import (
-    CHARS_PER_TOKEN, CriterionView, SeatView, SpokenTurn, judge_messages, judge_repair_messages,
+    CHARS_PER_TOKEN, CriterionView, SeatView, SpokenTurn, judge_messages, judge_repair_messages, speaker_label,
 )
 from debates.verdict_schema import InvalidVerdict
 
@@ -176,8 +177,27 @@ def _reversed_turns(transcript: list[SpokenTurn], count: int) -> list[SpokenTurn
 
 
 def _unswapped(verdict: ParsedVerdict, count: int) -> ParsedVerdict:
-    scores = sorted((replace(score, seat=_flip(score.seat, count)) for score in verdict.scores), key=lambda s: s.seat)
-    return replace(verdict, scores=scores, winner=_flip(verdict.winner, count))
+    """The reversed reading's verdict in speaking order: its seats, and the labels its words use (there the last
+    seat was "Speaker A"; a summary or a reason kept as written would name the wrong seat beside the right one)."""
+    def back(text: str) -> str:
+        return _relabelled(text, count)
+
+    scores = sorted((replace(score, seat=_flip(score.seat, count), criteria=[
+        replace(criterion, reasoning=back(criterion.reasoning)) for criterion in score.criteria])
+        for score in verdict.scores), key=lambda s: s.seat)
+    return replace(verdict, scores=scores, winner=_flip(verdict.winner, count), summary=back(verdict.summary),
+                   key_arguments=[back(argument) for argument in verdict.key_arguments])
+
+
+_LABEL = re.compile(r"\bSpeaker ([A-Z])\b")
+
+
+def _relabelled(text: str, count: int) -> str:
+    def speaking_order(match: re.Match) -> str:
+        position = ord(match[1]) - ord("A") + 1
+        return speaker_label(_flip(position, count)) if position <= count else match[0]
+
+    return _LABEL.sub(speaking_order, text)
 
 
 def mean_scores(verdicts: list[ParsedVerdict], rubric: list[CriterionView]) -> list[SeatScoreData]:

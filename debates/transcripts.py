@@ -6,6 +6,8 @@ from itertools import groupby
 
 from django.utils.text import slugify
 
+from debates.prompts import speaker_label
+
 # format -> (content type, file extension)
 FORMATS = {
     "json": ("application/json", "json"),
@@ -43,6 +45,13 @@ def self_judging_text(verdict: dict, seats: dict) -> str:
         return ""
     return (f"The judge's model also argues in this debate ({', '.join(names)}): judges tend to favour their own "
             "model's words.")
+
+
+def labels_text(seats: dict) -> str:
+    """Who the judge's labels are: it read the debate by them (identity-blind), and its words use them."""
+    ordered = sorted(seats.values(), key=lambda seat: seat["position"])
+    return "The judge knew the seats only as " + ", ".join(
+        f"{speaker_label(order)} ({seat['display_name']})" for order, seat in enumerate(ordered, start=1)) + "."
 
 
 def judge_result_text(judge: dict, seats: dict) -> str:
@@ -132,7 +141,8 @@ def _markdown_verdict(verdict: dict | None, seats: dict) -> list[str]:
     lines = [f"**Winner: {winner}**" if winner else "**No seat wins (a tie).**", ""]
     names = criterion_names(verdict)
     header = ["Seat", "Score", *(_cell(name) for name in names.values())]
-    lines += [verdict["summary"], "", f"| {' | '.join(header)} |", f"|{'---|' * len(header)}"]
+    lines += [verdict["summary"], "", f"*{labels_text(seats)}*", "", f"| {' | '.join(header)} |",
+              f"|{'---|' * len(header)}"]
     for score in verdict["scores"]:
         by_key = {c["key"]: score_text(c["score"]) for c in score.get("criteria", [])}
         cells = [_cell(_name(seats, score["seat_id"])), score_text(score["score"]), *(by_key.get(k, "") for k in names)]
@@ -204,7 +214,7 @@ def text_verdict(verdict: dict | None, seats: dict) -> list[str]:
     winner = _name(seats, verdict["winner_seat_id"])
     lines = [f"Winner: {winner}" if winner else "No seat wins (a tie)."]
     names = criterion_names(verdict)
-    lines += [verdict["summary"], "", "Scores:"]
+    lines += [verdict["summary"], labels_text(seats), "", "Scores:"]
     for score in verdict["scores"]:
         lines.append(f"  {_name(seats, score['seat_id'])}: {score_text(score['score'])}/10. "
                      f"{_one_line(score['reasoning'])}".rstrip())

@@ -4,7 +4,7 @@ debate.js builds the same card from the live `verdict` event, with the same word
 The judge's words (summary, reasoning, key arguments) are given as `*_html`: the snapshot's fields, which
 debates.markdown rendered and sanitised, and the only values the template marks safe."""
 from debates.transcripts import (
-    agreement_text, consistency_text, criterion_names, judge_result_text, score_text, self_judging_text,
+    agreement_text, consistency_text, criterion_names, judge_result_text, labels_text, score_text, self_judging_text,
 )
 
 
@@ -20,6 +20,7 @@ def verdict_card(verdict: dict, seats: dict[int, dict]) -> dict:
         "v": verdict,
         "summary_html": verdict["summary_html"],
         "key_arguments_html": verdict["key_arguments_html"],
+        "labels": labels_text(seats),
         "winner": seats.get(verdict["winner_seat_id"], {}).get("display_name", ""),
         "scores": [_score(score, seats, names) for score in verdict["scores"]],
         "swap_class": swap_class(verdict["swap_held"]),

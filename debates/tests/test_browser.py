@@ -110,6 +110,8 @@ def test_a_debate_made_with_the_form_streams_then_shows_the_verdict(page, llm, p
     # The fake model is in no price list: its cost is unknown, never shown as free, live and after a reload.
     for _ in range(2):
         # The seat-swap check: the judge read the debate in both orders and named Ada both times.
+        assert page.locator(".verdict-card .labels").text_content() == (
+            "The judge knew the seats only as Speaker A (Ada), Speaker B (Grace).")
         assert page.locator(".swap-note.swap-held").text_content() == (
             "Seat-swap check held: the judge named Ada in both orders. Scores are the mean of both readings.")
         assert page.locator(".self-judging").text_content().startswith(

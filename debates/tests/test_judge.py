@@ -1,5 +1,6 @@
 """The judge: its request bound to the verdict's schema on every route that honours it, identity-blind, and kept
 within its context window; the reply validated, repaired once, or kept unparsed."""
+import json
 from dataclasses import replace
 
 import pytest
@@ -197,7 +198,41 @@ async def test_a_consistent_judge_gives_a_win_that_held(debate_on, openai_server
     assert len(snapshot["verdict"]["judge_seat_ids"]) == 2  # the one model sits in both seats and judges
     for document in (as_markdown(snapshot), as_text(snapshot)):
         assert "Seat-swap check held: the judge named Seat1 in both orders." in document
+        assert "The judge knew the seats only as Speaker A (Seat1), Speaker B (Seat2)." in document
         assert "The judge's model also argues in this debate (Seat1, Seat2)" in document
+
+
+def explained(body: dict, *, parse_in_speaking_order: bool = True) -> str:
+    """A consistent judge that says in its words who argued better, by the labels of the prompt it was given; with
+    `parse_in_speaking_order` off its speaking-order reading (and that reading's repair) is not JSON."""
+    prompt = str(body["messages"])
+    reversed_order = prompt.index("A weak case") < prompt.index("A STRONG case")
+    if not (reversed_order or parse_in_speaking_order):
+        return "I cannot decide."
+    strong, weak = ("B", "A") if reversed_order else ("A", "B")
+    reply = json.loads(verdict_for(strong))
+    reply["summary"] = f"Speaker {strong} made the strong case; Speaker {weak} did not answer it."
+    reply["key_arguments"] = [f"Speaker {strong}'s opening"]
+    for criterion in reply["scores"][strong].values():
+        criterion["reasoning"] = f"Clearer than Speaker {weak}."
+    return json.dumps(reply)
+
+
+@pytest.mark.parametrize("parse_in_speaking_order", [False, True])
+async def test_the_reversed_readings_words_name_the_seats_in_speaking_order(debate_on, openai_server,
+                                                                           parse_in_speaking_order):
+    openai_server.responder = lambda body: (explained(body, parse_in_speaking_order=parse_in_speaking_order)
+                                            if is_judge(body) else seats_say(body))
+    debate = await make_debate(debate_on, openai_server)
+
+    await run(debate.pk)
+
+    verdict = await Verdict.objects.aget(debate_id=debate.pk)
+    # Seat1 spoke first, as Speaker A, and made the strong case: in the reversed reading it was "Speaker B".
+    assert verdict.summary == "Speaker A made the strong case; Speaker B did not answer it."
+    assert verdict.key_arguments == ["Speaker A's opening"]
+    seat1 = await verdict.scores.select_related("seat").aget(seat__display_name="Seat1")
+    assert {criterion["reasoning"] for criterion in seat1.criteria} == {"Clearer than Speaker B."}
 
 
 async def test_without_the_check_one_reading_decides(debate_on, openai_server):

@@ -234,6 +234,7 @@
       card.append(line);
     }
     card.append(sanitised("div", "summary markdown", v.summary_html));
+    card.append(h("p", "labels muted small", labelsText()));
     const scores = h("ol", "scores");
     for (const score of v.scores || []) {
       const seat = seatById(score.seat_id) || { position: 0, display_name: "?" };
@@ -326,6 +327,13 @@
 
   function swapClass(held) {
     return held === true ? "held" : held === false ? "failed" : "unchecked";
+  }
+
+  // As debates/transcripts.py labels_text says it: the judge's labels follow the speaking order.
+  function labelsText() {
+    const ordered = [...state.seats].sort((a, b) => a.position - b.position);
+    return "The judge knew the seats only as " +
+      ordered.map((seat, i) => `Speaker ${String.fromCharCode(65 + i)} (${seat.display_name})`).join(", ") + ".";
   }
 
   // As debates/transcripts.py consistency_text says it.
