@@ -23,6 +23,8 @@ Orchestration overhead of a turn = (from `_turn` starting to the turn.completed 
 spent awaiting the gateway's stream: the HTTP call, LiteLLM's parsing and the model server's own time, chunk delays
 included). What is left is ours: the model row read, the prompt, the turn.started, turn.delta and turn.completed
 commits, and, with many debates at once, the wait for the event loop and for the one database thread they share.
+Beside it, the part of it that LiteLLM's own tasks ran on the event loop (the success logging, cost and caching it
+schedules after each call, which this app uses none of; timed by a task factory), and "ours" without them.
 
 Database transactions, counted over the measured run only (the runners' work: pre-flight and marking started are
 counted apart), reads included, since each statement outside `atomic` is a transaction of its own:
@@ -38,8 +40,11 @@ Prints figures and asserts nothing. At the defaults it takes about 6 minutes on 
 """
 import argparse
 import asyncio
+import bisect
+import collections.abc
 import contextvars
 import functools
+import gc
 import json
 import os
 import re
@@ -138,10 +143,74 @@ class TurnTiming:
     llm: float = 0.0  # time spent awaiting the gateway stream's next item
     first_call: float | None = None
     last_return: float = 0.0
+    waits: list[tuple[float, float]] = field(default_factory=list)  # each wait for the stream: (began, ended)
 
     @property
     def overhead(self) -> float:
         return (self.end - self.start) - self.llm
+
+    def litellm_tasks(self, steps: list[tuple[float, float]]) -> float:
+        """Seconds that LiteLLM's own tasks ran on the event loop while this turn was ours, not waiting for the
+        stream (their steps inside a wait are in `llm` already). `steps`: (began, seconds), sorted. The same for
+        the garbage collector's pauses."""
+        first, last = bisect.bisect_left(steps, (self.start,)), bisect.bisect_left(steps, (self.end,))
+        starts = [began for began, _ in self.waits]
+        total = 0.0
+        for began, seconds in steps[first:last]:
+            i = bisect.bisect_right(starts, began) - 1
+            if i < 0 or began >= self.waits[i][1]:
+                total += seconds
+        return total
+
+
+# What LiteLLM runs on the event loop of its own accord, after a call (its success logging, cost and caching
+# tasks, which this app uses none of): each step's (began, seconds), from a task factory that times the tasks
+# whose coroutine is LiteLLM's. A turn that awaits its commit while one runs waits for it.
+LITELLM_STEPS: list[tuple[float, float]] = []
+
+
+class TimedCoroutine(collections.abc.Coroutine):
+    def __init__(self, coroutine) -> None:
+        self.coroutine = coroutine
+
+    def send(self, value):
+        began = time.perf_counter()
+        try:
+            return self.coroutine.send(value)
+        finally:
+            LITELLM_STEPS.append((began, time.perf_counter() - began))
+
+    def throw(self, *error):
+        began = time.perf_counter()
+        try:
+            return self.coroutine.throw(*error)
+        finally:
+            LITELLM_STEPS.append((began, time.perf_counter() - began))
+
+    def close(self) -> None:
+        self.coroutine.close()
+
+    def __await__(self):
+        return self
+
+
+# The garbage collector's pauses, (began, seconds) each, on any thread: what they stop includes the turn.
+GC_PAUSES: list[tuple[float, float]] = []
+_gc_began = [0.0]
+
+
+def timing_gc(phase: str, info: dict) -> None:
+    if phase == "start":
+        _gc_began[0] = time.perf_counter()
+    else:
+        GC_PAUSES.append((_gc_began[0], time.perf_counter() - _gc_began[0]))
+
+
+def timing_litellm_tasks(loop: asyncio.AbstractEventLoop, coroutine, **kwargs) -> asyncio.Task:
+    code = getattr(coroutine, "cr_code", None)
+    if code is not None and f"{os.sep}litellm{os.sep}" in code.co_filename:
+        coroutine = TimedCoroutine(coroutine)
+    return asyncio.Task(coroutine, loop=loop, **kwargs)
 
 
 @dataclass
@@ -192,7 +261,11 @@ class TxCounter:
 
 
 def breakdown(timings: list[TurnTiming]) -> dict[str, list[float]]:
-    return {"overhead": [t.overhead for t in timings], "span": [t.end - t.start for t in timings],
+    steps, pauses = sorted(LITELLM_STEPS), sorted(GC_PAUSES)
+    litellm = [t.litellm_tasks(steps) for t in timings]
+    return {"overhead": [t.overhead for t in timings], "litellm_tasks": litellm,
+            "gc": [t.litellm_tasks(pauses) for t in timings],
+            "ours": [t.overhead - spent for t, spent in zip(timings, litellm)], "span": [t.end - t.start for t in timings],
             "llm": [t.llm for t in timings], "before": [t.first_call - t.start for t in timings if t.first_call],
             "after": [t.end - t.last_return for t in timings if t.last_return]}
 
@@ -287,9 +360,11 @@ def child(args: argparse.Namespace) -> None:
                 item = await stream.__anext__()
             except StopAsyncIteration:
                 record.llm += time.perf_counter() - started
+                record.waits.append((started, time.perf_counter()))
                 return
             record.last_return = time.perf_counter()
             record.llm += record.last_return - started
+            record.waits.append((started, record.last_return))
             yield item
 
     stubbed = [False]
@@ -373,6 +448,8 @@ def child(args: argparse.Namespace) -> None:
 
     async def scenario() -> dict:
         loop = asyncio.get_running_loop()
+        loop.set_task_factory(timing_litellm_tasks)
+        gc.callbacks.append(timing_gc)
         loop.set_exception_handler(lambda _, context: problems.append(f"event loop: {context.get('message')} "
                                                                       f"{context.get('exception')!r}"))
         out: dict = {}
@@ -386,7 +463,8 @@ def child(args: argparse.Namespace) -> None:
             wall, cpu = time.perf_counter() - began, cpu_now() - cpu0
             for task in pending:
                 task.cancel()
-            return {"wall_s": wall, "cpu_s": cpu, "pending": len(pending),
+            pauses = [seconds for start, seconds in GC_PAUSES if began <= start <= began + wall]
+            return {"wall_s": wall, "cpu_s": cpu, "pending": len(pending), "gc_pauses": pauses,
                     "task_errors": [repr(t.exception())[:300] for t in done if not t.cancelled() and t.exception()],
                     "last_turn_s": max((t.end for t in timings), default=began) - began, "turns": breakdown(timings)}
 
@@ -533,8 +611,13 @@ def report(r: dict, args: argparse.Namespace) -> None:
              f"{r['stub']['wall_s']:.2f} s wall, CPU {r['stub']['cpu_s']:.1f} s)", r["stub"]["turns"]),
             (f"model call stubbed, one debate alone (median wall {r['stub_solo']['wall_s'] * 1000:.0f} ms)",
              r["stub_solo"]["turns"])]
+    pauses = r.get("gc_pauses", [])
+    print(f"  garbage collections during the run of {r['debates']}: {len(pauses)}, {sum(pauses) * 1000:.0f} ms in all, "
+          f"the longest {max(pauses, default=0) * 1000:.1f} ms (every debate of the process waits through each)")
     for label, t in rows:
         print(f"  overhead per turn, {label}: {ms(t['overhead'])}")
+        print(f"    of which LiteLLM's own tasks on the event loop: {ms(t['litellm_tasks'])}; ours without them: "
+              f"{ms(t['ours'])}; the garbage collector's pauses in it: {ms(t['gc'])}")
         print(f"    before the call (row, prompt, turn.started commit): {ms(t['before'])}")
         print(f"    after the stream (last flush, turn.completed commit): {ms(t['after'])}")
         print(f"    turn span {ms(t['span'])}; awaiting the stream {ms(t['llm'])}")

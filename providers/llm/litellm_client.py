@@ -1,5 +1,6 @@
 """The one gateway: every provider through litellm.acompletion."""
 import asyncio
+import gc
 import os
 import threading
 from collections.abc import AsyncIterator
@@ -28,6 +29,10 @@ def load_litellm() -> ModuleType:
 
                 litellm.suppress_debug_info = True
                 litellm.telemetry = False
+                # Django, the app and LiteLLM are now some 490,000 objects that live as long as the process. A
+                # full garbage collection scans them all, about 200 ms with every debate and socket of the
+                # process stopped; frozen, later collections leave them be (bench/bench_concurrent.py).
+                gc.freeze()
                 _litellm = litellm
     return _litellm
 
