@@ -148,14 +148,22 @@ def _shape_problems(*, topic: str, rounds: int, format: str, seats: list[SeatSpe
 def stored_shape_problems(debate_id: int) -> dict[str, list[str]]:
     """The same of a debate as it is stored: a draft added in admin never went through debate_create, and a
     model may have been disabled since. Its personas are already in its seats' prompts: not asked again."""
-    debate = Debate.objects.get(pk=debate_id)
-    seats = list(debate.seats.order_by("position"))
+    debate = Debate.objects.select_related("judge_model").get(pk=debate_id)
+    seats = list(debate.seats.select_related("model").order_by("position"))
     specs = [SeatSpec(model_id=seat.model_id, stance=seat.stance, display_name=seat.display_name,
                       temperature=seat.temperature, max_tokens=seat.max_tokens) for seat in seats]
-    errors, _, _ = _shape_problems(topic=debate.topic.strip(), rounds=debate.rounds, format=debate.format,
-                                   seats=specs, judge_model_id=debate.judge_model_id,
-                                   panel_model_ids=list(debate.panel.order_by("position").values_list("model_id",
-                                                                                                     flat=True)))
+    errors, usable, _ = _shape_problems(topic=debate.topic.strip(), rounds=debate.rounds, format=debate.format,
+                                        seats=specs, judge_model_id=debate.judge_model_id,
+                                        panel_model_ids=list(debate.panel.order_by("position").values_list(
+                                            "model_id", flat=True)))
+    # Its models are chosen already: say which one is off and how to turn it back on, not "choose".
+    for index, seat in enumerate(seats):
+        if seat.model_id not in usable:
+            errors[f"seats.{index}.model_id"] = [f"{seat.model.display_name} is disabled (or its provider is): "
+                                                 "enable it in admin to run this debate."]
+    if debate.judge_model_id not in usable:
+        errors["judge_model_id"] = [f"The judge, {debate.judge_model.display_name}, is disabled (or its provider "
+                                    "is): enable it in admin to run this debate."]
     names = [seat.display_name.strip() for seat in seats]
     for index, name in enumerate(names):
         if not name:
@@ -381,7 +389,7 @@ def debate_set_budget(*, debate_id: int, budget_usd: float | None, by=None) -> D
 async def debate_preflight(*, debate_id: int) -> None:
     """Refuse (422, a reason per seat) to start a debate one of whose models cannot answer: nothing is spent."""
     if errors := await database_sync_to_async(stored_shape_problems)(debate_id):
-        raise DebateValidationError("The debate cannot start as it stands.", errors=errors)
+        raise DebateValidationError("The debate cannot run as it stands.", errors=errors)
     seats, judges, budget_usd, topic = await database_sync_to_async(_models_and_budget)(debate_id)
     models = [seat.model for seat in seats]
     # A model that lost its price since the debate was created cannot keep the budget: refused, like a dead one.

@@ -114,9 +114,10 @@ def test_a_draft_of_one_seat_and_a_disabled_model_is_refused_before_any_model_is
 
     response = api.post(f"/api/debates/{debate.pk}/start")
 
-    assert_error(response, 422, "validation_error", {"seats": "needs 2 to 6 seats, not 1",
-                                                      "seats.0.model_id": "Choose an enabled model"})
-    assert "cannot start as it stands" in response.json()["detail"]
+    assert_error(response, 422, "validation_error", {
+        "seats": "needs 2 to 6 seats, not 1",
+        "seats.0.model_id": "Switched off is disabled (or its provider is): enable it in admin to run this debate."})
+    assert "cannot run as it stands" in response.json()["detail"]
     debate.refresh_from_db()
     assert debate.status == DebateStatus.DRAFT and launched == [] and openai_server.requests == []
 
