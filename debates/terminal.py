@@ -59,7 +59,7 @@ class TerminalPrinter:
 
     def on_verdict(self, payload: dict) -> None:
         # As the plain-text transcript words it: scores per criterion, the seat-swap check, the panel.
-        seats = {pk: {"display_name": seat.display_name} for pk, seat in self.seats.items()}
+        seats = {pk: {"display_name": seat.display_name, "position": seat.position} for pk, seat in self.seats.items()}
         lines = text_verdict(payload["verdict"], seats)
         self.write("\nVerdict\n" + "\n".join(f"  {line}" if line else "" for line in lines) + "\n")
 
