@@ -152,10 +152,10 @@ def stored_shape_problems(debate_id: int) -> dict[str, list[str]]:
     seats = list(debate.seats.select_related("model").order_by("position"))
     specs = [SeatSpec(model_id=seat.model_id, stance=seat.stance, display_name=seat.display_name,
                       temperature=seat.temperature, max_tokens=seat.max_tokens) for seat in seats]
+    panel = [place.model for place in debate.panel.select_related("model").order_by("position")]
     errors, usable, _ = _shape_problems(topic=debate.topic.strip(), rounds=debate.rounds, format=debate.format,
                                         seats=specs, judge_model_id=debate.judge_model_id,
-                                        panel_model_ids=list(debate.panel.order_by("position").values_list(
-                                            "model_id", flat=True)))
+                                        panel_model_ids=[model.pk for model in panel])
     # Its models are chosen already: say which one is off and how to turn it back on, not "choose".
     for index, seat in enumerate(seats):
         if seat.model_id not in usable:
@@ -164,6 +164,9 @@ def stored_shape_problems(debate_id: int) -> dict[str, list[str]]:
     if debate.judge_model_id not in usable:
         errors["judge_model_id"] = [f"The judge, {debate.judge_model.display_name}, is disabled (or its provider "
                                     "is): enable it in admin to run this debate."]
+    if off := [model.display_name for model in panel if model.pk not in usable]:
+        errors["panel_model_ids"] = [f"Of the panel, {', '.join(off)} {'is' if len(off) == 1 else 'are'} disabled "
+                                     "(or a provider is): enable them in admin to run this debate."]
     names = [seat.display_name.strip() for seat in seats]
     for index, name in enumerate(names):
         if not name:

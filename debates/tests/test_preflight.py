@@ -122,6 +122,20 @@ def test_a_draft_of_one_seat_and_a_disabled_model_is_refused_before_any_model_is
     assert debate.status == DebateStatus.DRAFT and launched == [] and openai_server.requests == []
 
 
+def test_a_panel_judge_that_was_disabled_is_named(api, launched, model_on, openai_server):
+    from debates.models import PanelJudge
+
+    ready = model_on("openai", openai_server, display_name="Ready")
+    debate = debate_with(api, [ready, ready], judge=ready)
+    PanelJudge.objects.create(debate=debate, position=2,
+                              model=model_on("openai", openai_server, display_name="Retired judge", enabled=False))
+
+    response = api.post(f"/api/debates/{debate.pk}/start")
+
+    assert_error(response, 422, "validation_error", {"panel_model_ids": "Of the panel, Retired judge is disabled"})
+    assert launched == [] and openai_server.requests == []
+
+
 def test_two_seats_of_one_name_are_refused_and_a_seat_without_a_prompt_gets_the_default_one(api, launched, model_on,
                                                                                           openai_server):
     ready = model_on("openai", openai_server, display_name="Ready")
