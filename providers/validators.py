@@ -75,6 +75,11 @@ def address_refusal(url: str) -> AddressRefusal | None:
     return min(refusals, key=lambda refusal: refusal.allowable, default=None)
 
 
+def connect_refusal(host: str, address: str) -> AddressRefusal | None:
+    """Why a client must not connect to `address`, which `host` resolved to just now, or None (the same rules)."""
+    return _refusal(host, _unwrapped(ipaddress.ip_address(address.split("%", 1)[0])), resolved=True)
+
+
 def needs_resolving(url: str) -> bool:
     """Whether address_refusal(url) would look the host up (a name, not an address): only then may it wait on DNS."""
     host = _host(url)
@@ -117,7 +122,7 @@ def _resolved(host: str) -> list[IPAddress]:
         infos = getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         # Nothing to connect to, so nothing to refuse: the call itself fails as unreachable. (A name that
-        # resolves elsewhere by then is DNS rebinding, which a check before the call cannot close.)
+        # resolves elsewhere by then, DNS rebinding, is refused when the client connects: connect_refusal.)
         return []
     return [_unwrapped(ipaddress.ip_address(info[4][0].split("%", 1)[0])) for info in infos]
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from providers.llm.errors import LLMError, LLMForbiddenAddressError, LLMProviderError, LLMTimeoutError
-from providers.llm.http import refused_redirect
+from providers.llm.http import refusal_behind
 
 logger = logging.getLogger("providers.llm")
 
@@ -116,8 +116,8 @@ class BaseLLMClient:
             error = exc
         elif isinstance(exc, asyncio.TimeoutError):
             error = LLMTimeoutError("no answer within the time limit", model=self.model)
-        elif isinstance(exc, Exception) and (redirect := refused_redirect(exc)) is not None:
-            error = LLMForbiddenAddressError(str(redirect), model=self.model)  # not retried: it would only redirect
+        elif isinstance(exc, Exception) and (refused := refusal_behind(exc)) is not None:
+            error = LLMForbiddenAddressError(str(refused), model=self.model)  # not retried: it would only be again
         elif isinstance(exc, Exception):
             error = self._map_error(exc)
         else:

@@ -5,17 +5,24 @@ to a cloud metadata endpoint or a private address; the client would fetch it, an
 inside the error message a debate shows. A provider's API does not redirect its calls, so one that does is refused,
 plainly, and the redirect is not followed.
 
+Nor does a connection go to an address the api_base check refuses: the check resolves a name before the call,
+and a name can resolve elsewhere by the time the client connects (DNS rebinding). The clients here resolve through
+`CheckedResolver`, which applies the same rules to every address it is about to hand the connector.
+
 LiteLLM takes a client per call (`client=`), of the kind the route's handler uses: an `openai.AsyncOpenAI` for
 the routes it sends through the openai SDK, its own `AsyncHTTPHandler` for those it sends itself. Both are built
-here on LiteLLM's own transport, as LiteLLM builds its defaults, only with redirects off. A route not listed keeps
-LiteLLM's clients, which follow redirects: the address check still applies to its api_base.
+here on LiteLLM's aiohttp transport, as LiteLLM builds its defaults, only with redirects off and the resolver
+checked. A route not listed keeps LiteLLM's clients, which do neither: the check before the call still applies.
 """
 import asyncio
 import atexit
 import contextlib
+import socket
 from urllib.parse import urlsplit
 
 import httpx
+from aiohttp.abc import AbstractResolver
+from aiohttp.resolver import DefaultResolver
 
 OPENAI_SDK_ROUTES = frozenset({"openai"})
 HANDLER_ROUTES = frozenset({"anthropic", "ollama", "ollama_chat", "hosted_vllm"})
@@ -32,11 +39,44 @@ async def refuse_redirects(response) -> None:  # an httpx or httpx2 response
                               "followed: calls go only to the row's api_base")
 
 
-def refused_redirect(exc: BaseException) -> RedirectRefused | None:
-    """The RedirectRefused behind `exc`, however the SDK or LiteLLM wrapped it."""
+class AddressRefused(OSError):
+    """The name resolved, when the client connected, to an address no call may go to."""
+
+
+class CheckedResolver(AbstractResolver):
+    """aiohttp's resolver, with each address it found checked as the api_base was (providers/validators.py)."""
+
+    def __init__(self) -> None:
+        self.inner = DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list:
+        found = await self.inner.resolve(host, port, family)
+        from providers.validators import connect_refusal
+
+        refusals = [refusal for entry in found if (refusal := connect_refusal(host, entry["host"]))]
+        if refusals:
+            worst = min(refusals, key=lambda refusal: refusal.allowable)  # cloud metadata over the rest
+            if not (worst.allowable and await _private_networks_allowed()):
+                raise AddressRefused(f"refused when connecting: {worst}")
+        return found
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def _private_networks_allowed() -> bool:
+    from channels.db import database_sync_to_async
+
+    from providers.models import GatewaySetting
+
+    return await database_sync_to_async(lambda: GatewaySetting.load().private_networks_allowed)()
+
+
+def refusal_behind(exc: BaseException) -> RedirectRefused | AddressRefused | None:
+    """The RedirectRefused or AddressRefused behind `exc`, however the SDK or LiteLLM wrapped it."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, RedirectRefused):
+        if isinstance(seen, (RedirectRefused, AddressRefused)):
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
@@ -86,17 +126,31 @@ def _close_all() -> None:
         loop.close()
 
 
+def _transport():
+    """LiteLLM's aiohttp transport, its sessions (one per event loop, made when first needed) on our resolver."""
+    from aiohttp import ClientSession, DummyCookieJar, TCPConnector
+    from litellm.constants import AIOHTTP_KEEPALIVE_TIMEOUT, AIOHTTP_TTL_DNS_CACHE
+    from litellm.llms.custom_httpx.aiohttp_transport import LiteLLMAiohttpTransport
+
+    def session() -> ClientSession:
+        connector = TCPConnector(resolver=CheckedResolver(), keepalive_timeout=AIOHTTP_KEEPALIVE_TIMEOUT,
+                                 ttl_dns_cache=AIOHTTP_TTL_DNS_CACHE)
+        return ClientSession(connector=connector, cookie_jar=DummyCookieJar())
+
+    return LiteLLMAiohttpTransport(client=session)
+
+
 def _handler():
     from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
 
-    return AsyncHTTPHandler(follow_redirects=False, event_hooks={"response": [refuse_redirects]})
+    return AsyncHTTPHandler(transport=_transport(), follow_redirects=False,
+                            event_hooks={"response": [refuse_redirects]})
 
 
 def _openai_client(api_base: str | None, api_key: str | None):
     import openai
-    from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
 
-    http_client = httpx.AsyncClient(transport=AsyncHTTPHandler.create_async_transport(), follow_redirects=False,
+    http_client = httpx.AsyncClient(transport=_transport(), follow_redirects=False,
                                     event_hooks={"response": [refuse_redirects]})
     # Retries are ours (gateway.py); the timeouts LiteLLM passes with each request.
     return openai.AsyncOpenAI(api_key=api_key, base_url=api_base, http_client=http_client, max_retries=0)

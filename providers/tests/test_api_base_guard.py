@@ -339,3 +339,52 @@ def test_only_a_host_name_is_looked_up_an_address_is_checked_on_the_spot(url, lo
     from providers.validators import needs_resolving
 
     assert needs_resolving(url) is looked_up
+
+
+# ---- when the client connects: DNS rebinding ----------------------------------------------------------------
+@pytest.fixture
+def client_dns(monkeypatch) -> dict[str, str]:
+    """What the HTTP clients' resolver answers for a name (socket.getaddrinfo, which aiohttp's resolver asks), apart
+    from the checker's table above: a name that passes the check and then resolves elsewhere."""
+    table: dict[str, str] = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in table:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (table[host], port or 0))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return table
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("address, private_networks, says", [
+    ("10.0.0.7", False, "resolves to 10.0.0.7, a private-network address"),
+    ("169.254.169.254", True, "resolves to 169.254.169.254, a cloud metadata address"),
+])
+async def test_a_name_that_resolves_elsewhere_when_the_client_connects_is_refused_then(
+        row_at, openai_server, dns, client_dns, ask, address, private_networks, says):
+    port = urlsplit(openai_server.url).port
+    dns["rebinding.example.com"] = ["93.184.215.14"]  # what the check before the call sees: a public address
+    client_dns["rebinding.example.com"] = address  # and what the client's own lookup gets a moment later
+    await database_sync_to_async(allow_private_networks)(private_networks)
+    model = await database_sync_to_async(row_at)(f"http://rebinding.example.com:{port}/v1")
+
+    with pytest.raises(LLMForbiddenAddressError) as error:
+        await ask(model)
+
+    assert f"refused when connecting: rebinding.example.com {says}" in str(error.value)
+    assert error.value.retryable is False and openai_server.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_name_the_client_resolves_to_loopback_is_called(row_at, openai_server, dns, client_dns, ask):
+    port = urlsplit(openai_server.url).port
+    dns["moved.example.com"] = ["93.184.215.14"]
+    client_dns["moved.example.com"] = "127.0.0.1"  # the fake server: the client connects where its lookup says
+    model = await database_sync_to_async(row_at)(f"http://moved.example.com:{port}/v1")
+
+    reply = await ask(model)
+
+    assert reply.result.text and len(openai_server.requests) == 1
