@@ -1,4 +1,5 @@
-"""The HTTP clients our calls go through: a redirect is never followed.
+"""The HTTP clients our calls go through: a redirect is never followed, and no connection goes where the api_base
+check would refuse.
 
 An api_base that passed the address check (providers/llm/guard.py) could otherwise answer 302 and send the call on
 to a cloud metadata endpoint or a private address; the client would fetch it, and what it answered would come back
@@ -23,6 +24,8 @@ from urllib.parse import urlsplit
 import httpx
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
+
+from providers.validators import connect_refusal
 
 OPENAI_SDK_ROUTES = frozenset({"openai"})
 HANDLER_ROUTES = frozenset({"anthropic", "ollama", "ollama_chat", "hosted_vllm"})
@@ -51,8 +54,6 @@ class CheckedResolver(AbstractResolver):
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list:
         found = await self.inner.resolve(host, port, family)
-        from providers.validators import connect_refusal
-
         refusals = [refusal for entry in found if (refusal := connect_refusal(host, entry["host"]))]
         if refusals:
             worst = min(refusals, key=lambda refusal: refusal.allowable)  # cloud metadata over the rest
