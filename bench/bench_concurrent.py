@@ -24,7 +24,8 @@ spent awaiting the gateway's stream: the HTTP call, LiteLLM's parsing and the mo
 included). What is left is ours: the model row read, the prompt, the turn.started, turn.delta and turn.completed
 commits, and, with many debates at once, the wait for the event loop and for the one database thread they share.
 Beside it, the part of it that LiteLLM's own tasks ran on the event loop (the success logging, cost and caching it
-schedules after each call, which this app uses none of; timed by a task factory), and "ours" without them.
+schedules after each call, which this app uses none of; timed by a task factory), "ours" without them, and the
+garbage collector's pauses inside it (gc.callbacks); and every collection of the measured run, with the longest.
 
 Database transactions, counted over the measured run only (the runners' work: pre-flight and marking started are
 counted apart), reads included, since each statement outside `atomic` is a transaction of its own:
