@@ -34,7 +34,7 @@ class SessionForReading:
 def _user_of(scope: dict):
     """The session's user, checked as Django checks a request's (backend, session hash), else AnonymousUser."""
     if "session" not in scope:
-        raise ValueError("The WebSocket's user is read from its session: SessionMiddleware must come first.")
+        raise ValueError("The WebSocket's user is read from its session: SessionForReading must come first.")
     return auth.get_user(SimpleNamespace(session=scope["session"]))  # all get_user reads of a request
 
 
