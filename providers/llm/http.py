@@ -8,7 +8,7 @@ plainly, and the redirect is not followed.
 
 Nor does a connection go to an address the api_base check refuses: the check resolves a name before the call,
 and a name can resolve elsewhere by the time the client connects (DNS rebinding). The clients here resolve through
-`CheckedResolver`, which applies the same rules to every address it is about to hand the connector.
+`resolver.CheckedResolver`, which applies the same rules to every address it is about to hand the connector.
 
 LiteLLM takes a client per call (`client=`), of the kind the route's handler uses: an `openai.AsyncOpenAI` for
 the routes it sends through the openai SDK, its own `AsyncHTTPHandler` for those it sends itself. Both are built
@@ -18,20 +18,16 @@ checked. A route not listed keeps LiteLLM's clients, which do neither: the check
 import asyncio
 import atexit
 import contextlib
-import socket
 from urllib.parse import urlsplit
 
-import httpx
-from aiohttp.abc import AbstractResolver
-from aiohttp.resolver import DefaultResolver
-
-from providers.validators import connect_refusal
+# httpx and aiohttp are imported where a client is made, not here: every process imports this module at start-up
+# (admin, through the client factory), and the two cost some 160 to 400 ms that pages and commands never need.
 
 OPENAI_SDK_ROUTES = frozenset({"openai"})
 HANDLER_ROUTES = frozenset({"anthropic", "ollama", "ollama_chat", "hosted_vllm"})
 
 
-class RedirectRefused(httpx.HTTPError):
+class RedirectRefused(Exception):
     """The server answered a call with a redirect, which is not followed."""
 
 
@@ -44,33 +40,6 @@ async def refuse_redirects(response) -> None:  # an httpx or httpx2 response
 
 class AddressRefused(OSError):
     """The name resolved, when the client connected, to an address no call may go to."""
-
-
-class CheckedResolver(AbstractResolver):
-    """aiohttp's resolver, with each address it found checked as the api_base was (providers/validators.py)."""
-
-    def __init__(self) -> None:
-        self.inner = DefaultResolver()
-
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list:
-        found = await self.inner.resolve(host, port, family)
-        refusals = [refusal for entry in found if (refusal := connect_refusal(host, entry["host"]))]
-        if refusals:
-            worst = min(refusals, key=lambda refusal: refusal.allowable)  # cloud metadata over the rest
-            if not (worst.allowable and await _private_networks_allowed()):
-                raise AddressRefused(f"refused when connecting: {worst}")
-        return found
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
-async def _private_networks_allowed() -> bool:
-    from channels.db import database_sync_to_async
-
-    from providers.models import GatewaySetting
-
-    return await database_sync_to_async(lambda: GatewaySetting.load().private_networks_allowed)()
 
 
 def refusal_behind(exc: BaseException) -> RedirectRefused | AddressRefused | None:
@@ -133,6 +102,8 @@ def _transport():
     from litellm.constants import AIOHTTP_KEEPALIVE_TIMEOUT, AIOHTTP_TTL_DNS_CACHE
     from litellm.llms.custom_httpx.aiohttp_transport import LiteLLMAiohttpTransport
 
+    from providers.llm.resolver import CheckedResolver
+
     def session() -> ClientSession:
         connector = TCPConnector(resolver=CheckedResolver(), keepalive_timeout=AIOHTTP_KEEPALIVE_TIMEOUT,
                                  ttl_dns_cache=AIOHTTP_TTL_DNS_CACHE)
@@ -149,6 +120,7 @@ def _handler():
 
 
 def _openai_client(api_base: str | None, api_key: str | None):
+    import httpx
     import openai
 
     http_client = httpx.AsyncClient(transport=_transport(), follow_redirects=False,
