@@ -120,15 +120,22 @@ def map_sdk_error(exc: Exception, sdk: object, *, model: str, secret: str | None
     return LLMProviderError(message, **kwargs)
 
 
+def behind(exc: BaseException, kinds: type | tuple[type, ...]) -> BaseException | None:
+    """The first exception of `kinds` in exc's chain of causes, however an SDK or LiteLLM wrapped it, or None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kinds):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def is_connection_refused(exc: BaseException) -> bool:
     """True when the server could not be reached at all, as opposed to failing once reached."""
     import httpx
 
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, (httpx.ConnectError, httpx.ConnectTimeout, ConnectionRefusedError)):
-            return True
-        seen = seen.__cause__ or seen.__context__
+    if behind(exc, (httpx.ConnectError, httpx.ConnectTimeout, ConnectionRefusedError)) is not None:
+        return True
     text = str(exc).lower()
     return any(hint in text for hint in ("connection refused", "connecterror", "cannot connect to host",
                                          "name or service not known", "all connection attempts failed"))

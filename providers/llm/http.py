@@ -20,6 +20,8 @@ import atexit
 import contextlib
 from urllib.parse import urlsplit
 
+from providers.llm.errors import behind
+
 # httpx and aiohttp are imported where a client is made, not here: every process imports this module at start-up
 # (admin, through the client factory), and the two cost some 160 to 400 ms that pages and commands never need.
 
@@ -44,12 +46,7 @@ class AddressRefused(OSError):
 
 def refusal_behind(exc: BaseException) -> RedirectRefused | AddressRefused | None:
     """The RedirectRefused or AddressRefused behind `exc`, however the SDK or LiteLLM wrapped it."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, (RedirectRefused, AddressRefused)):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
+    return behind(exc, (RedirectRefused, AddressRefused))
 
 
 def sdk_http_client(sdk, timeout: float | None):

@@ -65,7 +65,7 @@ class LiteLLMClient(BaseLLMClient):
             "max_retries": 0,
             "num_retries": 0,
             "drop_params": True,
-            # Our own client where the route has one: it never follows a redirect (providers/llm/http.py).
+            # Our own client where the route has one: no redirects, no refused address (providers/llm/http.py).
             "client": litellm_client(self.provider, api_base=self.api_base, api_key=self.api_key),
         }
         if temperature is not None:
