@@ -11,6 +11,7 @@ yet written (DeltaBuffer). A delta may repeat text the client has; its `offset` 
 import asyncio
 import inspect
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ from django.db.models.functions import Concat
 
 from debates.models import Debate, Turn
 
+logger = logging.getLogger("debates.events")
 # The in-memory channel layer drops messages past its capacity without a word, so deltas are batched.
 DELTA_INTERVAL_SECONDS = 0.05
 # How often the text of a streaming turn is saved for late joiners: a few small appends a second, not a rewrite of
@@ -107,10 +109,17 @@ class EventStream:
             raise LeaseLost(f"debate {self.debate_id}: turn {turn_id} is not ours to write (another runner holds it)")
 
     async def _tell_listener(self, event: dict) -> None:
-        if self.listener is not None:
+        """The listener only watches (the terminal of `run_debate` prints what it is told): a listener that
+        fails is logged, and the debate, committed and published already, goes on."""
+        if self.listener is None:
+            return
+        try:
             outcome = self.listener(event)
             if inspect.isawaitable(outcome):
                 await outcome
+        except Exception:
+            logger.exception("debate %s: the listener failed on %s (seq %s); the debate goes on", self.debate_id,
+                             event["type"], event["seq"])
 
 
 def _commit(debate_id: int, seq: int, change: Change | None, token: str = "") -> dict | None:

@@ -149,6 +149,29 @@ async def test_a_failing_turn_fails_the_debate_with_the_reason_and_keeps_what_wa
     assert [e["type"] for e in events][-2:] == ["turn.failed", "debate.failed"]
 
 
+async def test_a_listener_that_fails_is_logged_and_the_debate_goes_on(debate_on, openai_server, caplog):
+    openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else "An argument."
+    debate = await make(debate_on, openai_server, rounds=1)
+    told: list[str] = []
+
+    def broken_terminal(event: dict) -> None:  # say, a terminal that cannot print a character
+        told.append(event["type"])
+        if event["type"] in ("turn.completed", "verdict"):
+            raise UnicodeEncodeError("ascii", "\u2014", 0, 1, "ordinal not in range(128)")
+
+    await DebateRunner(debate.pk, listener=broken_terminal).run()
+
+    debate = await Debate.objects.aget(pk=debate.pk)
+    assert debate.status == "completed"
+    assert await Turn.objects.filter(debate=debate, status="completed").acount() == 2
+    assert (await Verdict.objects.aget(debate=debate)).parsed
+    assert told[-1] == "debate.completed"  # still told of everything after its failures
+    failures = [r for r in caplog.records if r.name == "debates.events"]
+    assert [r.getMessage().split(" on ")[1].split(" (")[0] for r in failures] == [
+        "turn.completed", "turn.completed", "verdict"]
+    assert "the debate goes on" in failures[0].getMessage() and failures[0].exc_info
+
+
 async def test_it_can_be_cancelled_mid_turn(debate_on, openai_server):
     openai_server.responder = lambda body: "word " * 200
     openai_server.chunk_delay = 0.02
