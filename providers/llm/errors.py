@@ -67,6 +67,14 @@ class LLMForbiddenAddressError(LLMConfigurationError):
     retryable = False
 
 
+class LLMUntrustedCertificateError(LLMConfigurationError):
+    """The server's TLS certificate is signed by no authority this process trusts. Nothing was sent; asking again
+    meets the same certificate, so only trusting its authority (or fixing the server's certificate) helps."""
+
+    kind = "untrusted_certificate"
+    retryable = False
+
+
 _CONTEXT_WINDOW_HINTS = ("context length", "context_length", "context window", "prompt is too long",
                          "maximum context", "too many tokens")
 
@@ -100,6 +108,8 @@ def map_sdk_error(exc: Exception, sdk: object, *, model: str, secret: str | None
     status = getattr(exc, "status_code", None)
     response = getattr(exc, "response", None)
     kwargs = {"model": model, "status_code": status}
+    if (untrusted := untrusted_certificate(exc, model=model)) is not None:  # first: it reads "cannot connect" too
+        return untrusted
     if is_connection_refused(exc):  # LiteLLM reports some refused connections as a 500
         return LLMUnreachableError(message, model=model)
     if isinstance(exc, (sdk.AuthenticationError, sdk.PermissionDeniedError)):
@@ -139,3 +149,19 @@ def is_connection_refused(exc: BaseException) -> bool:
     text = str(exc).lower()
     return any(hint in text for hint in ("connection refused", "connecterror", "cannot connect to host",
                                          "name or service not known", "all connection attempts failed"))
+
+
+def untrusted_certificate(exc: BaseException, *, model: str) -> LLMUntrustedCertificateError | None:
+    """An LLMUntrustedCertificateError when a certificate check failed behind `exc`, saying why and what to set: the
+    clients say no more than "Connection error." """
+    import ssl
+
+    failed = behind(exc, ssl.SSLCertVerificationError)
+    if failed is None:
+        return None
+    failed = getattr(failed, "certificate_error", failed)  # aiohttp's subclass holds the one ssl raised
+    why = getattr(failed, "verify_message", "") or "no reason given"
+    return LLMUntrustedCertificateError(
+        f"the server's TLS certificate is not trusted ({why}; certificate verify "
+        "failed). If an authority of your own signed it, point SSL_CERT_FILE at that authority's certificate (PEM) "
+        "in the server's environment and restart it", model=model)

@@ -98,12 +98,16 @@ def _transport():
     from aiohttp import ClientSession, DummyCookieJar, TCPConnector
     from litellm.constants import AIOHTTP_KEEPALIVE_TIMEOUT, AIOHTTP_TTL_DNS_CACHE
     from litellm.llms.custom_httpx.aiohttp_transport import LiteLLMAiohttpTransport
+    from litellm.llms.custom_httpx.http_handler import get_ssl_configuration
 
     from providers.llm.resolver import CheckedResolver
 
     def session() -> ClientSession:
-        connector = TCPConnector(resolver=CheckedResolver(), keepalive_timeout=AIOHTTP_KEEPALIVE_TIMEOUT,
-                                 ttl_dns_cache=AIOHTTP_TTL_DNS_CACHE)
+        # TLS as LiteLLM's own clients verify it, so that its documented settings apply to ours too: its CA
+        # bundle, or SSL_CERT_FILE, or SSL_VERIFY (a bundle's path, or false), its TLS floor and ciphers. An
+        # SSLContext, or False when verification is off.
+        connector = TCPConnector(resolver=CheckedResolver(), ssl=get_ssl_configuration(),
+                                 keepalive_timeout=AIOHTTP_KEEPALIVE_TIMEOUT, ttl_dns_cache=AIOHTTP_TTL_DNS_CACHE)
         return ClientSession(connector=connector, cookie_jar=DummyCookieJar())
 
     return LiteLLMAiohttpTransport(client=session)

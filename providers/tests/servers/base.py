@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -214,10 +215,12 @@ class FakeLLMServer:
     protocol = "LLM"
     stream_content_type = "text/event-stream"
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls  # served over HTTPS with this context (servers/tls.py), else plain HTTP
         self._lock = threading.Lock()
         self._queue: deque[_Outcome] = deque()
         self._connections: set[socket.socket] = set()
+        self.connections_opened = 0
         self._stopped = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -231,6 +234,11 @@ class FakeLLMServer:
         self._stopped.clear()
         self._httpd = _HTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.fake = self
+        if self.tls is not None:
+            # The handshake happens in the connection's own thread, at its first read: one that fails is counted
+            # (connections_opened) and ends that connection only.
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True,
+                                                      do_handshake_on_connect=False)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, args=(0.02,), name=f"fake-{self.protocol}", daemon=True
         )
@@ -264,7 +272,8 @@ class FakeLLMServer:
     def url(self) -> str:
         if self._httpd is None:
             raise RuntimeError(f"{type(self).__name__} is not started")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
 
     def reset(self) -> None:
         """Clear the queue and the recorded requests and restore the defaults."""
@@ -346,6 +355,7 @@ class FakeLLMServer:
     def _track(self, conn: socket.socket, add: bool) -> None:
         with self._lock:
             (self._connections.add if add else self._connections.discard)(conn)
+            self.connections_opened += add
 
     def chunks(self, text: str) -> list[str]:
         if self.chunk_size:
