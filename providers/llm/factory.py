@@ -5,6 +5,7 @@ from providers.llm.backend import acurrent_backend, current_backend
 from providers.llm.base import BaseLLMClient, CallSettings
 from providers.llm.errors import LLMConfigurationError
 from providers.llm.guard import acheck_api_base, check_api_base
+from providers.llm.http import NO_KEY
 from providers.llm.pricing import ZERO_PRICES
 from providers.models import Backend, LLMModel
 
@@ -64,7 +65,7 @@ def _api_key(model: LLMModel) -> str | None:
                 "no key variable is configured for this provider; name one in admin",
                 model=model.litellm_model_name,
             )
-        key = "no-key-required"  # local OpenAI-compatible servers ignore it but the SDK insists
+        key = NO_KEY  # local OpenAI-compatible servers ignore it but the SDK insists
     return key
 
 

@@ -25,8 +25,13 @@ from providers.llm.errors import behind
 # httpx and aiohttp are imported where a client is made, not here: every process imports this module at start-up
 # (admin, through the client factory), and the two cost some 160 to 400 ms that pages and commands never need.
 
-OPENAI_SDK_ROUTES = frozenset({"openai"})
-HANDLER_ROUTES = frozenset({"anthropic", "ollama", "ollama_chat", "hosted_vllm"})
+# Which kind of client each route's LiteLLM handler takes: the openai SDK's, or LiteLLM's own. Every route here is
+# tested (providers/tests/test_redirects.py); LiteLLM's own list of OpenAI-compatible routes mixes both kinds.
+OPENAI_SDK_ROUTES = frozenset({"openai", "lm_studio", "llamafile", "perplexity", "deepinfra", "nvidia_nim",
+                               "cerebras", "sambanova", "github"})
+HANDLER_ROUTES = frozenset({"anthropic", "ollama", "ollama_chat", "hosted_vllm", "deepseek", "mistral",
+                            "openrouter", "together_ai", "xai"})
+NO_KEY = "no-key-required"  # a local OpenAI-compatible server ignores it; the SDK insists on one
 
 
 class RedirectRefused(Exception):
@@ -65,13 +70,18 @@ def litellm_client(route: str, *, api_base: str | None, api_key: str | None) -> 
     if route in HANDLER_ROUTES:
         key: tuple = ("handler",)  # the address and key travel with each request
     elif route in OPENAI_SDK_ROUTES:
-        key = ("openai", api_base, api_key)  # an openai client holds both
+        if route != "openai" and not api_base:
+            # The provider's public address, and the variable its key is in, are LiteLLM's to know: an openai
+            # client without them would call OpenAI's address, with OPENAI_API_KEY. Its own client, then.
+            return None
+        # An openai client holds both; never None for the key, which the SDK would take from OPENAI_API_KEY.
+        key = ("openai", api_base, api_key or NO_KEY)
     else:
         return None
     if key not in _clients:
         if not _clients:
             atexit.register(_close_all)
-        _clients[key] = _handler() if key[0] == "handler" else _openai_client(api_base, api_key)
+        _clients[key] = _handler() if key[0] == "handler" else _openai_client(*key[1:])
     return _clients[key]
 
 

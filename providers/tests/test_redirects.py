@@ -12,6 +12,7 @@ from django.core.management import call_command
 
 from providers.llm.errors import LLMForbiddenAddressError
 from providers.llm.gateway import Answer, answer, stream_answer
+from providers.llm.http import HANDLER_ROUTES, OPENAI_SDK_ROUTES
 from providers.tests.servers import FakeOllamaServer, FakeOpenAIServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,6 +20,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 MESSAGES = [{"role": "user", "content": "Open the debate."}]
 SERVERS = {"openai": "openai_server", "hosted_vllm": "openai_server", "anthropic": "anthropic_server",
            "ollama_chat": "ollama_server"}
+# OpenAI-compatible routes beside them, each with the client kind its LiteLLM handler takes (providers/llm/http.py):
+# local servers (LM Studio, llamafile) and hosted ones, through the openai SDK or through LiteLLM's own handler.
+COMPATIBLE = sorted((OPENAI_SDK_ROUTES | HANDLER_ROUTES) - {"openai", "hosted_vllm", "anthropic", "ollama",
+                                                            "ollama_chat"})
 
 
 @pytest.fixture
@@ -44,13 +49,13 @@ def completions(server) -> int:
 
 @pytest.mark.parametrize("status", [302, 307])
 @pytest.mark.parametrize("mode", ["send", "stream"])
-@pytest.mark.parametrize("route", ["openai", "hosted_vllm", "anthropic", "ollama_chat", "ollama"])
+@pytest.mark.parametrize("route", ["openai", "hosted_vllm", "anthropic", "ollama_chat", "ollama", *COMPATIBLE])
 def test_a_redirect_is_refused_not_followed_and_not_retried(request, model_on, metadata, route, mode, status):
     if route == "ollama":  # Ollama's older route, /api/generate, on a server of its own
         server = FakeOllamaServer().start()
         request.addfinalizer(server.stop)
     else:
-        server = request.getfixturevalue(SERVERS[route])
+        server = request.getfixturevalue(SERVERS.get(route, "openai_server"))
     model = model_on(route, server, model_name="redirected", max_retries=2)
     server.enqueue_redirect(f"{metadata.url}/latest/meta-data/iam/security-credentials/", status=status)
 
@@ -87,3 +92,36 @@ def test_a_route_that_does_not_redirect_answers_as_before_through_the_same_clien
     sent, streamed = asyncio.run(ask(model, "send")), asyncio.run(ask(model, "stream"))
 
     assert sent.result.text == streamed.result.text == "Cities breathe easier without cars."
+
+
+@pytest.mark.parametrize("route", COMPATIBLE)
+def test_an_openai_compatible_route_answers_through_our_clients_with_its_own_key(openai_server, provider_key,
+                                                                                  monkeypatch, route):
+    from conftest import PROVIDER_KEY_VAR
+    from providers.tests.factories import LLMModelFactory
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-not-for-other-servers")
+    openai_server.responder = lambda body: "Cities breathe easier without cars."
+    keyed = LLMModelFactory(provider__litellm_provider=route, provider__api_base=openai_server.url,
+                            provider__api_key_env_var=PROVIDER_KEY_VAR, model_name="keyed")
+    keyless = LLMModelFactory(provider__litellm_provider=route, provider__api_base=openai_server.url,
+                              provider__api_key_env_var="", model_name="keyless")
+
+    for model in (keyed, keyless):
+        for mode in ("send", "stream"):
+            assert asyncio.run(ask(model, mode)).result.text == "Cities breathe easier without cars."
+
+    sent = [(r.body["model"], r.headers.get("authorization", "")) for r in openai_server.requests]
+    assert [model for model, _ in sent] == ["keyed", "keyed", "keyless", "keyless"]
+    assert all(header == f"Bearer {provider_key}" for _, header in sent[:2])
+    assert not any("sk-openai" in header or provider_key in header for _, header in sent[2:])
+
+
+def test_a_route_of_the_openai_sdk_without_an_address_keeps_litellm_s_client():
+    """Its public address and its key's variable are LiteLLM's to know: an openai client of ours would call
+    api.openai.com with OPENAI_API_KEY instead."""
+    from providers.llm.http import litellm_client
+
+    assert litellm_client("perplexity", api_base=None, api_key="pplx-key") is None
+    assert litellm_client("perplexity", api_base="https://llm.example.com", api_key="pplx-key") is not None
+    assert litellm_client("openai", api_base=None, api_key="sk-key") is not None  # OpenAI's own address
