@@ -2,7 +2,9 @@
 redone, every completed turn kept once; with takeover off it shows as interrupted at once."""
 import asyncio
 import json
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +14,7 @@ import pytest
 import websockets
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
+from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.utils import timezone
 
@@ -69,6 +72,10 @@ def test_a_live_runner_is_left_alone_and_a_dead_one_here_is_claimed_at_once(deba
         living = orphan(debate_on(openai_server), runner=f"{here}:{alive.pid}", beat_ago=1)
         dead = orphan(debate_on(openai_server), runner=f"{here}:{dead_pid()}", beat_ago=1)
         elsewhere = orphan(debate_on(openai_server), runner="another-host:4242", beat_ago=1)
+        # Another container with this host name: its pids are not ours to look up, however dead they look here.
+        namesake = orphan(debate_on(openai_server), runner=f"{socket.gethostname()}~0badcafe:{dead_pid()}",
+                          beat_ago=1)
+        older_namesake = orphan(debate_on(openai_server), runner=f"{socket.gethostname()}:{dead_pid()}", beat_ago=1)
         mine = orphan(debate_on(openai_server), runner="another-host:4243", beat_ago=60)
 
         claimed = takeover.sweep({mine.pk}, takeover=True)  # `mine`: this process runs it
@@ -77,7 +84,25 @@ def test_a_live_runner_is_left_alone_and_a_dead_one_here_is_claimed_at_once(deba
     assert [pk for pk, _ in claimed] == [dead.pk]  # not waiting for its lease: its process is gone
     assert Debate.objects.get(pk=living.pk).runner_token == "the-dead-runner"
     assert Debate.objects.get(pk=elsewhere.pk).runner_token == "the-dead-runner"  # its lease still runs
+    assert Debate.objects.get(pk=namesake.pk).runner_token == "the-dead-runner"
+    assert Debate.objects.get(pk=older_namesake.pk).runner_token == "the-dead-runner"
     assert Debate.objects.get(pk=mine.pk).runner_token == "the-dead-runner"
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux's unshare")
+def test_a_process_in_another_pid_namespace_is_another_host_though_its_host_name_is_the_same():
+    """As two containers of one service are: same host name, pids of their own (pid 1 there is not pid 1 here)."""
+    code = ("import django; django.setup(); from debates import leases; print(leases.this_process())")
+    inside = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", code],
+                            capture_output=True, text=True, cwd=settings.BASE_DIR, timeout=60)
+    if inside.returncode != 0 and "Operation not permitted" in inside.stderr:
+        pytest.skip("this sandbox may not make a PID namespace")
+    assert inside.returncode == 0, inside.stderr
+    host, _, pid = inside.stdout.strip().rpartition(":")
+
+    assert pid == "1" and host.split("~")[0] == socket.gethostname()
+    assert host != takeover.leases.this_host()
+    assert not takeover.leases.died_here(f"{host}:{dead_pid()}")  # not ours to judge: only its lease can run out
 
 
 def test_with_takeover_off_a_runner_that_died_here_shows_interrupted_at_once(debate_on, openai_server):
