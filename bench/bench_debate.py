@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/bench_debate.py
 
-Prints: the wall time of a 2-seat, 3-round debate with a judge (median of 5), the number of HTTP calls and
-the time a provider answering 500 costs before the user sees why, what happens to a malformed verdict,
-and how long `manage.py llm_backend status` takes (it must not import LiteLLM).
+Prints: the wall time of a 2-seat, 3-round debate with a judge (median of 5), where it goes (the debate's events
+against the floor: one turn's streamed reply read straight over HTTP, and the same through litellm.acompletion
+with the client the gateway gives it), the number of HTTP calls and the time a provider answering 500 costs
+before the user sees why, what happens to a malformed verdict, and how long `manage.py llm_backend status` takes
+(it must not import LiteLLM).
 """
 import asyncio
 import os
@@ -57,6 +59,43 @@ def run(debate_id: int, events: list | None = None) -> float:
     return time.perf_counter() - started
 
 
+def stream_floor(api_base: str, calls: int = 40) -> tuple[float, float, float]:
+    """p50 ms of one streamed reply: read straight over HTTP (aiohttp), through litellm.acompletion, and the
+    process CPU per LiteLLM call (the fake server, in this process, is in both)."""
+    import aiohttp
+
+    from providers.llm.http import litellm_client
+    from providers.llm.litellm_client import load_litellm
+
+    litellm = load_litellm()
+    messages = [{"role": "user", "content": "Open the debate."}]
+
+    async def measure() -> tuple[list[float], list[float], float]:
+        raw, through = [], []
+        async with aiohttp.ClientSession() as session:
+            for _ in range(calls):
+                started = time.perf_counter()
+                async with session.post(f"{api_base}/chat/completions", json={
+                        "model": "instant", "messages": messages, "stream": True, "max_tokens": 100}) as response:
+                    async for _line in response.content:
+                        pass
+                raw.append(time.perf_counter() - started)
+        cpu = time.process_time()
+        for _ in range(calls):
+            started = time.perf_counter()
+            stream = await litellm.acompletion(
+                model="openai/instant", messages=messages, api_base=api_base, api_key="no-key-required",
+                max_tokens=100, max_retries=0, stream=True, stream_options={"include_usage": True},
+                client=litellm_client("openai", api_base=api_base, api_key="no-key-required"))
+            async for _chunk in stream:
+                pass
+            through.append(time.perf_counter() - started)
+        return raw, through, (time.process_time() - cpu) / calls
+
+    raw, through, cpu = asyncio.run(measure())
+    return statistics.median(raw) * 1000, statistics.median(through) * 1000, cpu * 1000
+
+
 def main() -> None:
     BENCH_DB.parent.mkdir(exist_ok=True)
     BENCH_DB.unlink(missing_ok=True)
@@ -67,6 +106,17 @@ def main() -> None:
         times = [run(make_debate(server.url + "/v1")) for _ in range(5)]
         print(f"2 seats x 3 rounds + judge, instant model: median {statistics.median(times) * 1000:.0f} ms "
               f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}) over {len(times)} runs")
+        events: list = []
+        total = run(make_debate(server.url + "/v1"), events)
+        marks = [(t, e["type"]) for t, e in events]
+        asked = sum(later - at for (at, kind), (later, following) in zip(marks, marks[1:])
+                    if (kind, following) in (("turn.started", "turn.delta"), ("judging.started", "verdict")))
+        print(f"  one more run, {total * 1000:.0f} ms: {asked * 1000:.0f} ms from each turn's start to its text and "
+              f"from judging's start to the verdict (the model calls through LiteLLM; the verdict's parse and save too), "
+              f"the rest ours")
+        raw, through, cpu = stream_floor(server.url + "/v1")
+        print(f"  one turn's streamed reply, p50 of 40: read straight over HTTP {raw:.1f} ms; through "
+              f"litellm.acompletion {through:.1f} ms ({cpu:.1f} ms of CPU each)")
 
         server.responder = lambda body: valid_verdict(body) if "impartial" in str(body) else "word " * 100
         server.chunk_delay = 0.01  # a model writing 100 tokens/s
