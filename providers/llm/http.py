@@ -56,8 +56,16 @@ def refusal_behind(exc: BaseException) -> RedirectRefused | AddressRefused | Non
 
 def sdk_http_client(sdk, timeout: float | None):
     """For a legacy client of the `sdk` module (openai or anthropic), made per call: the SDK closes it with itself.
-    The SDK's own kind of client (theirs is `httpx2`'s), with redirects off."""
-    return sdk.DefaultAsyncHttpxClient(timeout=timeout, follow_redirects=False,
+    The SDK's own kind of client (theirs is `httpx2`'s), with redirects off, connecting through the resolver's
+    check."""
+    import httpx2
+
+    from providers.llm.resolver import checked_network_backend
+
+    transport = httpx2.AsyncHTTPTransport()
+    # httpx2 takes no network backend of its own accord; its pool does, and connects through it.
+    transport._pool._network_backend = checked_network_backend()
+    return sdk.DefaultAsyncHttpxClient(timeout=timeout, follow_redirects=False, transport=transport,
                                        event_hooks={"response": [refuse_redirects]})
 
 

@@ -359,12 +359,14 @@ def client_dns(monkeypatch) -> dict[str, str]:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("backend", ["litellm", "legacy"])
 @pytest.mark.parametrize("address, private_networks, says", [
     ("10.0.0.7", False, "resolves to 10.0.0.7, a private-network address"),
     ("169.254.169.254", True, "resolves to 169.254.169.254, a cloud metadata address"),
 ])
 async def test_a_name_that_resolves_elsewhere_when_the_client_connects_is_refused_then(
-        row_at, openai_server, dns, client_dns, ask, address, private_networks, says):
+        row_at, openai_server, dns, client_dns, ask, address, private_networks, says, backend, settings):
+    settings.LLM_BACKEND_PIN = backend
     port = urlsplit(openai_server.url).port
     dns["rebinding.example.com"] = ["93.184.215.14"]  # what the check before the call sees: a public address
     client_dns["rebinding.example.com"] = address  # and what the client's own lookup gets a moment later
@@ -379,7 +381,10 @@ async def test_a_name_that_resolves_elsewhere_when_the_client_connects_is_refuse
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_name_the_client_resolves_to_loopback_is_called(row_at, openai_server, dns, client_dns, ask):
+@pytest.mark.parametrize("backend", ["litellm", "legacy"])
+async def test_a_name_the_client_resolves_to_loopback_is_called(row_at, openai_server, dns, client_dns, ask,
+                                                                backend, settings):
+    settings.LLM_BACKEND_PIN = backend
     port = urlsplit(openai_server.url).port
     dns["moved.example.com"] = ["93.184.215.14"]
     client_dns["moved.example.com"] = "127.0.0.1"  # the fake server: the client connects where its lookup says
