@@ -64,7 +64,15 @@ def response_format(labels: list[str], criteria: list[str]) -> dict:
     """What the judge call asks for: a reply bound to the verdict's JSON schema (OpenAI's shape, which LiteLLM
     turns into Anthropic's structured output and Ollama's `format`, and llama.cpp's server into a grammar)."""
     return {"type": "json_schema",
-            "json_schema": {"name": SCHEMA_NAME, "schema": verdict_model(tuple(labels), tuple(criteria)).model_json_schema(), "strict": True}}
+            "json_schema": {"name": SCHEMA_NAME, "schema": json.loads(_schema_json(tuple(labels), tuple(criteria))),
+                            "strict": True}}
+
+
+@lru_cache(maxsize=256)
+def _schema_json(labels: tuple[str, ...], criteria: tuple[str, ...]) -> str:
+    """Made once per set of seats and criteria (pydantic takes a millisecond or two each time, and every verdict
+    asks twice), kept as text so that each call gets a schema of its own to change (LiteLLM adapts it per route)."""
+    return json.dumps(verdict_model(labels, criteria).model_json_schema())
 
 
 def parse(text: str, labels: list[str], criteria: list[str]) -> BaseModel:
