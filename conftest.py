@@ -27,6 +27,19 @@ def quick_retries(settings):
     settings.LEADERBOARD_REBUILD_ON_CHANGE = False  # as the environment above says for the servers tests start
 
 
+@pytest.fixture(autouse=True)
+def a_channel_layer_per_test():
+    """Each test gets channel layers of its own, as each gets an event loop of its own. channels-redis keeps asyncio
+    locks on the layer across calls, and counts a receive waiting for its per-channel lock without uncounting one
+    cancelled while it waits (a test's loop closing cancels it): that lock then outlives its loop, bound to it, and
+    the first receive of a later test that must wait for it fails ("Lock ... is bound to a different event loop",
+    seen on a loaded machine), closing that test's watchers. A server has one loop, so this is the tests' own."""
+    yield
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_connection_outlives_the_run(django_db_setup, django_db_blocker):
     """PostgreSQL refuses to drop a database that a session still uses, and worker threads of the async tests
