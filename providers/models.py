@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from providers.validators import validate_api_base, validate_key_env_var
+from providers.validators import validate_api_base, validate_key_env_var, validate_litellm_provider
 
 
 class PricingTier(models.TextChoices):
@@ -29,6 +29,7 @@ class Provider(models.Model):
     litellm_provider = models.CharField(
         "LiteLLM provider",
         max_length=50,
+        validators=[validate_litellm_provider],
         help_text="LiteLLM's provider prefix: anthropic, openai, ollama, ollama_chat, hosted_vllm, …",
     )
     api_base = models.CharField(

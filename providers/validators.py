@@ -169,6 +169,21 @@ def _private_networks_allowed() -> bool:
     return GatewaySetting.load().private_networks_allowed
 
 
+def validate_litellm_provider(value: str) -> None:
+    """A provider string LiteLLM routes by: a typo would be saved and then fail every call of the row's models."""
+    import difflib
+
+    from providers.llm.litellm_client import load_litellm  # seconds the first time; the server loads it at start
+
+    known = {getattr(route, "value", route) for route in load_litellm().provider_list}
+    if value in known:
+        return
+    close = difflib.get_close_matches(value.strip().lower(), sorted(known), n=3)
+    hint = f" Did you mean {' or '.join(repr(route) for route in close)}?" if close else ""
+    raise ValidationError(f"LiteLLM knows no provider {value!r}.{hint} It is the prefix of LiteLLM's model names: "
+                          "anthropic, openai, ollama, ollama_chat, hosted_vllm, lm_studio, …", code="unknown_provider")
+
+
 def validate_key_env_var(value: str) -> None:
     if not _ENV_NAME.match(value):
         raise ValidationError(

@@ -145,3 +145,19 @@ def test_a_model_marked_free_that_litellm_prices_is_saved_with_a_warning(admin_c
     assert ("is marked Free, so its calls are counted at $0" in page) is warned
     if warned:
         assert "$2.50 and $10.00 per million input and output tokens" in page  # gpt-4o in LiteLLM's list
+
+
+@pytest.mark.parametrize("typed, suggested", [("olama", "'ollama'"), ("Anthropic", "'anthropic'"),
+                                               ("open_ai", "'openai'")])
+def test_a_provider_string_litellm_does_not_know_is_refused_with_the_likely_one(admin_client, typed, suggested):
+    response = add_provider(admin_client, litellm_provider=typed, display_name="Typo")
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["litellm_provider"]
+    assert errors[0].startswith(f"LiteLLM knows no provider '{typed}'. Did you mean {suggested}")
+    assert not Provider.objects.filter(display_name="Typo").exists()
+
+
+@pytest.mark.parametrize("route", ["anthropic", "openai", "ollama_chat", "hosted_vllm", "lm_studio", "mistral"])
+def test_every_route_litellm_knows_is_accepted(admin_client, route):
+    assert add_provider(admin_client, litellm_provider=route, display_name=route).status_code == 302
