@@ -11,13 +11,12 @@ import pytest
 from django.core.management import call_command
 
 from providers.llm.errors import LLMForbiddenAddressError
-from providers.llm.gateway import Answer, answer, stream_answer
 from providers.llm.http import HANDLER_ROUTES, OPENAI_SDK_ROUTES
 from providers.tests.servers import FakeOllamaServer, FakeOpenAIServer
+from providers.tests.streaming import gateway_answer as ask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-MESSAGES = [{"role": "user", "content": "Open the debate."}]
 SERVERS = {"openai": "openai_server", "hosted_vllm": "openai_server", "anthropic": "anthropic_server",
            "ollama_chat": "ollama_server"}
 # OpenAI-compatible routes beside them, each with the client kind its LiteLLM handler takes (providers/llm/http.py):
@@ -32,15 +31,6 @@ def metadata():
     with FakeOpenAIServer() as server:
         server.responder = lambda body: '{"AccessKeyId": "AKIA-NOT-FOR-DEBATES"}'
         yield server
-
-
-async def ask(model, mode: str) -> Answer:
-    if mode == "send":
-        return await answer(model, MESSAGES, max_tokens=50)
-    async for item in stream_answer(model, MESSAGES, max_tokens=50):
-        if isinstance(item, Answer):
-            return item
-    raise AssertionError("the stream ended without an answer")
 
 
 def completions(server) -> int:

@@ -8,13 +8,12 @@ import pytest
 from django.core.management import call_command
 
 from providers.llm.errors import LLMConfigurationError
-from providers.llm.gateway import Answer, answer, stream_answer
 from providers.tests.servers import FakeAnthropicServer, FakeOllamaServer, FakeOpenAIServer
 from providers.tests.servers.tls import make_certificates
+from providers.tests.streaming import gateway_answer as ask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-MESSAGES = [{"role": "user", "content": "Open the debate."}]
 SERVERS = {"openai": FakeOpenAIServer, "hosted_vllm": FakeOpenAIServer, "anthropic": FakeAnthropicServer,
            "ollama_chat": FakeOllamaServer}
 REPLY = "Cities breathe easier without cars."
@@ -42,15 +41,6 @@ def no_tls_settings(monkeypatch):
     """What the machine running the suite has set must not decide these tests."""
     for name in ("SSL_CERT_FILE", "SSL_VERIFY", "SSL_CERT_DIR"):
         monkeypatch.delenv(name, raising=False)
-
-
-async def ask(model, mode: str) -> Answer:
-    if mode == "send":
-        return await answer(model, MESSAGES, max_tokens=50)
-    async for item in stream_answer(model, MESSAGES, max_tokens=50):
-        if isinstance(item, Answer):
-            return item
-    raise AssertionError("the stream ended without an answer")
 
 
 @pytest.mark.parametrize("mode", ["send", "stream"])
