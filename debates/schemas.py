@@ -233,6 +233,7 @@ class JudgeVerdictOut(Schema):
     parse_error: str
     repaired: bool
     summary: str
+    summary_html: str = Field(description="This judge's summary rendered from Markdown as sanitised HTML.")
     winner_seat_id: int | None = Field(description="The seat this judge named; null for a tie or no verdict.")
     key_arguments: list[str]
     scores: list[ScoreOut]

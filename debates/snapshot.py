@@ -72,7 +72,8 @@ def judge_verdict_dict(judge: JudgeVerdict, own_seats: dict[int, list[int]]) -> 
             "judge_display_name": model.display_name if model else None,
             "answered_by": judge.answered_by, **answered_by(judge), "cost_usd": judge.cost_usd, "error": judge.error,
             "parsed": judge.parsed, "parse_error": judge.parse_error, "repaired": judge.repaired,
-            "summary": judge.summary, "winner_seat_id": judge.winner_id, "key_arguments": judge.key_arguments,
+            "summary": judge.summary, "summary_html": render(judge.summary),
+            "winner_seat_id": judge.winner_id, "key_arguments": judge.key_arguments,
             "scores": judge.scores, "swap_held": judge.swap_held, "swap_note": judge.swap_note,
             "raw_text": judge.raw_text, "consistency": judge_consistency(judge.judge_model_id),
             # The seats whose model is this judge's: its verdict may favour them (self-preference), and says so.

@@ -43,4 +43,4 @@ def _judge(judge: dict, seats: dict) -> dict:
     return {"name": judge["judge_display_name"] or "a removed model", "result": judge_result_text(judge, seats),
             "swap_note": judge["swap_note"], "swap_class": swap_class(judge["swap_held"]),
             "consistency": consistency_text(judge["consistency"]), "self_judging": bool(judge["judge_seat_ids"]),
-            "summary": judge["summary"]}
+            "summary_html": judge["summary_html"]}

@@ -293,7 +293,8 @@ def test_a_panel_chosen_on_the_form_shows_each_judge_the_agreement_and_the_score
             return "A short case."
         if body["model"] == "contrarian":  # names the seat arguing against, under either label
             against = "B" if valid_verdict(body) == verdict_json() else "A"
-            return verdict_json(winner=against, scores={against: 9, "AB".replace(against, ""): 2})
+            return verdict_json(winner=against, scores={against: 9, "AB".replace(against, ""): 2},
+                                summary="**Grace** made the case. <script>window.judged = 1</script>")
         return valid_verdict(body)
 
     llm.responder = respond
@@ -321,6 +322,12 @@ def test_a_panel_chosen_on_the_form_shows_each_judge_the_agreement_and_the_score
         assert page.locator(".panel-judge").all_inner_texts()[0].startswith("Lead Judge: named Ada")
         assert page.locator(".panel-judge .judge-result").all_text_contents() == [
             "named Ada", "named Ada", "named Grace"]
+        # Each judge's own summary, its Markdown rendered, its HTML shown as the text it is and never run.
+        assert page.locator(".panel-judge .judge-summary").all_inner_texts() == [
+            "A close debate.", "A close debate.", "Grace made the case. <script>window.judged = 1</script>"]
+        assert page.locator(".panel-judge .judge-summary strong").text_content() == "Grace"
+        assert page.locator(".panel-judge .judge-summary script").count() == 0
+        assert page.evaluate("window.judged") is None
         assert page.locator(".agreement").text_content() == "Panel agreement: 67%"
         assert "Ada wins by majority" in page.locator(".panel-note").text_content()
         # Per criterion, the mean of three judges: Ada 7.5, 7.5 and 2; Grace 6, 6 and 9.

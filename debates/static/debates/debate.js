@@ -305,6 +305,8 @@
         flag.title = "This judge's model also has a seat";
         item.append(" ", flag);
       }
+      // Each judge's own words, as debates/snapshot.py rendered and sanitised them.
+      if (judge.summary_html) item.append(sanitised("div", "judge-summary markdown small", judge.summary_html));
       if (judge.swap_note) item.append(h("p", `swap-note small swap-${swapClass(judge.swap_held)}`, judge.swap_note));
       const consistency = consistencyText(judge.consistency);
       if (consistency) item.append(h("p", "muted small", consistency));
