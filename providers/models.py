@@ -55,7 +55,7 @@ class Provider(models.Model):
 # Routes on which a call can be bound to a JSON schema (response_format): OpenAI, Anthropic (LiteLLM maps it to
 # structured output or a forced tool), Ollama (its `format`) and OpenAI-compatible servers such as llama.cpp's,
 # which compiles the schema to a grammar although litellm.supports_response_schema() says False for them.
-STRUCTURED_OUTPUT_ROUTES = frozenset({"openai", "anthropic", "ollama", "ollama_chat", "hosted_vllm", "openai_like"})
+STRUCTURED_OUTPUT_ROUTES = frozenset({"openai", "anthropic", "ollama", "ollama_chat", "hosted_vllm"})
 
 
 def _usable_fallbacks() -> models.Prefetch:

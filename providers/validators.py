@@ -169,12 +169,22 @@ def _private_networks_allowed() -> bool:
     return GatewaySetting.load().private_networks_allowed
 
 
+# Providers LiteLLM lists but cannot hold a chat with (its acompletion answers "Unmapped LLM provider" for every
+# model, streamed or not: LiteLLM 1.110), with what to choose instead.
+NO_CHAT_ROUTE = {
+    "openai_like": "LiteLLM has no chat route for 'openai_like': every call would fail. For a server that speaks "
+                   "OpenAI's API, choose 'openai' (or 'hosted_vllm') and give its address as the API base.",
+}
+
+
 def validate_litellm_provider(value: str) -> None:
     """A provider string LiteLLM routes by: a typo would be saved and then fail every call of the row's models."""
     import difflib
 
     from providers.llm.litellm_client import load_litellm  # seconds the first time; the server loads it at start
 
+    if value in NO_CHAT_ROUTE:
+        raise ValidationError(NO_CHAT_ROUTE[value], code="no_chat_route")
     known = {getattr(route, "value", route) for route in load_litellm().provider_list}
     if value in known:
         return

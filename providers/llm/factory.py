@@ -13,7 +13,7 @@ from providers.models import Backend, LLMModel
 LEGACY_CLIENTS = {"anthropic": "providers.llm.anthropic_client.AnthropicClient",
                   "openai": "providers.llm.openai_client.OpenAIClient"}
 # Routes that always want some key, even from a local server that ignores it.
-_KEY_PLACEHOLDER_ROUTES = {"openai", "hosted_vllm", "openai_like"}
+_KEY_PLACEHOLDER_ROUTES = {"openai", "hosted_vllm"}
 _OLLAMA_ROUTES = {"ollama", "ollama_chat"}
 
 

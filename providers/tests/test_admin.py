@@ -1,9 +1,11 @@
 """What an admin does in Django admin: add and edit catalog rows, see form errors, never a crash."""
 import pytest
+from asgiref.sync import async_to_sync
 
 from providers.llm.factory import client_for
 from providers.models import LLMModel, Provider
 from providers.tests.factories import LLMModelFactory
+from providers.validators import NO_CHAT_ROUTE
 
 pytestmark = pytest.mark.django_db
 
@@ -156,6 +158,26 @@ def test_a_provider_string_litellm_does_not_know_is_refused_with_the_likely_one(
     errors = response.context["adminform"].form.errors["litellm_provider"]
     assert errors[0].startswith(f"LiteLLM knows no provider '{typed}'. Did you mean {suggested}")
     assert not Provider.objects.filter(display_name="Typo").exists()
+
+
+def test_a_provider_litellm_lists_but_cannot_chat_with_is_refused_with_what_to_choose(admin_client):
+    response = add_provider(admin_client, litellm_provider="openai_like", display_name="Compatible")
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["litellm_provider"]
+    assert errors == [NO_CHAT_ROUTE["openai_like"]] and "choose 'openai'" in errors[0]
+    assert not Provider.objects.filter(display_name="Compatible").exists()
+
+
+def test_litellm_still_has_no_chat_route_for_what_admin_refuses(openai_server):
+    """When LiteLLM gains the route, this fails: then drop it from NO_CHAT_ROUTE."""
+    from providers.llm.litellm_client import load_litellm
+
+    for route in NO_CHAT_ROUTE:
+        with pytest.raises(Exception, match="Unmapped LLM provider"):
+            async_to_sync(load_litellm().acompletion)(model=f"{route}/m", api_base=openai_server.url + "/v1",
+                                                      api_key="k", messages=[{"role": "user", "content": "hi"}])
+        assert openai_server.requests == []
 
 
 @pytest.mark.parametrize("route", ["anthropic", "openai", "ollama_chat", "hosted_vllm", "lm_studio", "mistral"])
