@@ -1,14 +1,21 @@
 """Who may write a debate: the lease a runner holds on its row, and how to tell that its holder is gone.
 
 A runner's lease is `Debate.runner_token`, renewed by its heartbeat (`heartbeat_at`); `Debate.runner` says where
-the runner lives. A lease whose heartbeat is older than RUNNER_STALE_AFTER has run out, wherever its runner was;
-a runner that lived on this host in a process that no longer exists is gone at once, with no need to wait."""
+the runner lives. A lease whose heartbeat is older than RUNNER_STALE_AFTER has run out, wherever its runner was.
+A runner is gone at once, with no need to wait, when it lived on this host in a process that no longer exists, or
+when the mark it kept in the var directory is no longer held (`marked_gone`): that is how a restarted container
+knows the debates of the container it replaces, whose pids it cannot look up."""
+import atexit
+import contextlib
+import fcntl
 import functools
 import hashlib
 import os
+import re
 import socket
 from pathlib import Path
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -16,8 +23,11 @@ from debates.models import RUNNER_STALE_AFTER
 
 
 def this_process() -> str:
-    """This process as a debate's `runner` field holds it: host:pid, the host as this_host() names it."""
-    return f"{this_host()}:{os.getpid()}"
+    """This process as a debate's `runner` field holds it: host:pid, the host as this_host() names it. Its mark is
+    held from the first time it is named, so before it can hold any lease."""
+    name = f"{this_host()}:{os.getpid()}"
+    _hold_mark(name)
+    return name
 
 
 @functools.cache
@@ -64,3 +74,86 @@ def died_here(runner: str) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return False
+
+
+# ---- marks: a file per runner process in ARENA_VAR_DIR, locked for as long as the process lives --------------------
+# The kernel drops a process's locks when it dies, however it dies (SIGKILL included), and a lock on a file in a
+# directory that several containers share (the volume the SQLite database lives on) is seen by all of them. A mark
+# that exists and that nobody holds is the mark of a dead runner. Where no mark can be made or seen (another
+# machine, a read-only directory), nothing is concluded: the lease runs out as before.
+_NAME = re.compile(r"^[\w.~-]+:\d+$")  # what this_process() makes: nothing that could leave the directory
+_held: dict[str, int] = {}  # runner name -> the open, locked file (kept open: closing it would drop the lock)
+
+
+def _marks() -> Path:
+    return Path(settings.VAR_DIR) / "runners"
+
+
+def _hold_mark(name: str) -> None:
+    if name in _held:
+        return
+    if not _held:
+        atexit.register(_drop_marks)
+    if not _NAME.match(name):
+        _held[name] = -1  # a host name of other characters: no mark, its leases run out as before
+        return
+    try:
+        _marks().mkdir(exist_ok=True)
+        fd = os.open(_marks() / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        _held[name] = -1  # no mark here: this runner's leases run out as before
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # another process of this very name holds it (a fork): it speaks for both
+        os.close(fd)
+        fd = -1
+    _held[name] = fd
+
+
+def _drop_marks() -> None:
+    """On a clean exit: nobody need tell from the mark that this process is gone, it gave its debates up."""
+    for name, fd in _held.items():
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                (_marks() / f"{name}.lock").unlink()
+
+
+def marked_runners() -> list[str]:
+    """The runners other than this process that left a mark here: the ones `marked_gone` can tell about."""
+    try:
+        names = [entry.name.removesuffix(".lock") for entry in os.scandir(_marks()) if entry.name.endswith(".lock")]
+    except OSError:
+        return []
+    return [name for name in names if _NAME.match(name) and name not in _held]
+
+
+def marked_gone(runner: str) -> bool:
+    """Whether `runner` left a mark here that no process holds any more: it has exited."""
+    return _unheld(runner, remove=False)
+
+
+def forget_mark(runner: str) -> None:
+    """Remove `runner`'s mark if its process is gone: once it holds no debate, nobody needs to be told."""
+    _unheld(runner, remove=True)
+
+
+def _unheld(runner: str, *, remove: bool) -> bool:
+    if not _NAME.match(runner) or runner in _held:
+        return False
+    path = _marks() / f"{runner}.lock"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # held: its process lives (or another sweeper is looking this instant: the next sweep tells)
+    else:
+        if remove:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        return True
+    finally:
+        os.close(fd)

@@ -2,8 +2,9 @@
 last completed turn (the turn that was cut off is redone; watchers see it reset).
 
 Every daphne process sweeps every SWEEP_SECONDS, the first time as it starts. An orphan is an active debate whose
-lease ran out, or at once one whose runner lived on this host in a process that has exited (a restarted server
-takes its own debates back at start-up). A claim is a compare-and-set on the lease token the sweep saw, so one
+lease ran out, or at once one whose runner is known to have exited: it lived on this host in a process that no
+longer exists, or its mark in the shared var directory is no longer held (leases.py). So a restarted server, or a
+container that replaces another on the same volume, takes their debates back at start-up. A claim is a compare-and-set on the lease token the sweep saw, so one
 process wins; on PostgreSQL the orphans are locked FOR UPDATE SKIP LOCKED, so sweepers never wait on each other.
 
 With takeover off (settings.AUTO_TAKEOVER, ARENA_AUTO_TAKEOVER=false) the sweep only frees the lease of a debate
@@ -17,6 +18,7 @@ import uuid
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from debates import leases, tasks
@@ -31,12 +33,17 @@ _watch: asyncio.Task | None = None
 def sweep(running_here: set[int], takeover: bool) -> list[tuple[int, str]]:
     """Claim the orphaned debates (or, with takeover off, free the leases of those whose runner died here).
     Returns (debate id, lease token) of each debate this process now holds and must run."""
+    marked = leases.marked_runners()
     seen = list(Debate.objects.filter(status__in=ACTIVE_STATUSES)
-                .filter(leases.lease_expired() | leases.runners_on_this_host())
+                .filter(leases.lease_expired() | leases.runners_on_this_host() | Q(runner__in=marked))
                 .exclude(pk__in=running_here).values_list("pk", "runner_token", "runner", "heartbeat_at"))
     stale_before = timezone.now() - RUNNER_STALE_AFTER
     expired = {pk for pk, _, _, beat in seen if beat is None or beat < stale_before}
-    died = {pk for pk, _, runner, _ in seen if leases.died_here(runner)}
+    gone = {runner for runner in {runner for _, _, runner, _ in seen}
+            if leases.died_here(runner) or (runner in marked and leases.marked_gone(runner))}
+    died = {pk for pk, _, runner, _ in seen if runner in gone}
+    for idle in set(marked) - {runner for _, _, runner, _ in seen}:
+        leases.forget_mark(idle)  # a runner that holds no debate: its mark goes once its process has
     # As the sweep saw it: a claim is a compare-and-set on both, so a runner that renewed meanwhile keeps its lease.
     orphans = {pk: {"runner_token": token, "heartbeat_at": beat} for pk, token, _, beat in seen if pk in expired | died}
     if not takeover:  # shown as interrupted from now on (no heartbeat), for someone to resume

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -103,6 +104,83 @@ def test_a_process_in_another_pid_namespace_is_another_host_though_its_host_name
     assert pid == "1" and host.split("~")[0] == socket.gethostname()
     assert host != takeover.leases.this_host()
     assert not takeover.leases.died_here(f"{host}:{dead_pid()}")  # not ours to judge: only its lease can run out
+
+
+def runner_elsewhere(host: str) -> subprocess.Popen:
+    """A runner process whose host is not this one's (as a container replaced on the same volume is): it names
+    itself, and so holds its mark, then waits to be killed."""
+    code = ("import django, sys, time; django.setup(); from debates import leases; "
+            f"leases.this_host = lambda: {host!r}; print(leases.this_process(), flush=True); time.sleep(60)")
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                               cwd=settings.BASE_DIR)
+    assert process.stdout.readline().strip() == f"{host}:{process.pid}"
+    return process
+
+
+def test_a_runner_of_another_host_whose_mark_is_no_longer_held_is_claimed_at_once(debate_on, openai_server):
+    """Another host's pids cannot be looked up here; its mark in the shared var directory says when it died."""
+    with runner_elsewhere("replaced-container~0a0a0a0a") as runner:
+        name = f"replaced-container~0a0a0a0a:{runner.pid}"
+        debate = orphan(debate_on(openai_server), runner=name, beat_ago=1)
+
+        assert takeover.sweep(set(), takeover=True) == []  # alive: its lease runs on
+        runner.send_signal(signal.SIGKILL)
+        runner.wait()
+
+    claimed = takeover.sweep(set(), takeover=True)
+
+    assert [pk for pk, _ in claimed] == [debate.pk]  # at once, not RUNNER_STALE_AFTER later
+    assert Debate.objects.get(pk=debate.pk).runner == takeover.leases.this_process()
+    takeover.sweep(set(), takeover=True)  # it holds nothing now: its mark goes
+    assert not (settings.VAR_DIR / "runners" / f"{name}.lock").exists()
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux's unshare")
+def test_a_runner_in_another_pid_namespace_that_is_killed_is_claimed_at_once(debate_on, openai_server):
+    """As a container killed and replaced on the same volume: same host name, pids of its own."""
+    code = ("import django, time; django.setup(); from debates import leases; "
+            "print(leases.this_process(), flush=True); time.sleep(60)")
+    with subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL", sys.executable,
+                           "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=settings.BASE_DIR) as container:
+        name = container.stdout.readline().strip()
+        if not name and "Operation not permitted" in container.stderr.read():
+            pytest.skip("this sandbox may not make a PID namespace")
+        debate = orphan(debate_on(openai_server), runner=name, beat_ago=1)
+        assert takeover.sweep(set(), takeover=True) == []  # alive
+
+        container.send_signal(signal.SIGKILL)  # and with it, the runner inside
+        container.wait()
+        settle = time.monotonic() + 10
+        while name in takeover.leases.marked_runners() and not takeover.leases.marked_gone(name):
+            assert time.monotonic() < settle, "the runner inside outlived its namespace"
+            time.sleep(0.05)
+
+    assert [pk for pk, _ in takeover.sweep(set(), takeover=True)] == [debate.pk]
+
+
+def test_with_takeover_off_a_runner_whose_mark_is_no_longer_held_shows_interrupted_at_once(debate_on, openai_server):
+    with runner_elsewhere("replaced-container~0b0b0b0b") as runner:
+        debate = orphan(debate_on(openai_server), runner=f"replaced-container~0b0b0b0b:{runner.pid}", beat_ago=1)
+        runner.send_signal(signal.SIGKILL)
+        runner.wait()
+
+    assert takeover.sweep(set(), takeover=False) == []
+
+    debate.refresh_from_db()
+    assert debate.display_status == "interrupted" and debate.runner_token == ""
+
+
+def test_a_process_that_exits_cleanly_takes_its_mark_with_it():
+    code = ("import django; django.setup(); from django.conf import settings; from debates import leases; "
+            "name = leases.this_process(); print(name, (settings.VAR_DIR / 'runners' / f'{name}.lock').exists())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=settings.BASE_DIR,
+                          timeout=60)
+    name, held = done.stdout.split()
+
+    assert done.returncode == 0 and held == "True"  # marked while it lived
+    assert not (settings.VAR_DIR / "runners" / f"{name}.lock").exists()
+    assert name not in takeover.leases.marked_runners()
 
 
 def test_with_takeover_off_a_runner_that_died_here_shows_interrupted_at_once(debate_on, openai_server):
