@@ -133,10 +133,11 @@ def manage(env: dict, *args: str) -> str:
     return done.stdout
 
 
-def start_daphne(env: dict, log_dir: Path) -> tuple[subprocess.Popen, int]:
+def start_daphne(env: dict, log_dir: Path, prefix: tuple[str, ...] = ()) -> tuple[subprocess.Popen, int]:
+    """`prefix`: a command daphne runs under (bench_takeover's PID namespace)."""
     port = free_port()
     with open(log_dir / f"daphne-{port}.log", "w") as log:  # the child keeps its own descriptor
-        process = subprocess.Popen([str(DAPHNE), "-b", "127.0.0.1", "-p", str(port),
+        process = subprocess.Popen([*prefix, str(DAPHNE), "-b", "127.0.0.1", "-p", str(port),
                                     "debateproject.asgi:application"], cwd=ROOT, env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
     deadline = time.monotonic() + START_TIMEOUT

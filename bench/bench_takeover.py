@@ -1,6 +1,7 @@
 """Kill and take over: the daphne process running a debate is SIGKILLed mid-turn; its peer must carry on.
 
     .venv/bin/python bench/bench_takeover.py [--trials 10] [--rounds 2] [--words 120] [--watchers 3] [--seed N]
+                                             [--pid-namespaces]
 
 Two daphne processes on a fresh PostgreSQL database and Redis (db 8). The model is
 `providers.tests.servers.FakeOpenAIServer` in a process of its own, one word every 10 ms (100 tokens/s); a seat's
@@ -167,9 +168,10 @@ class Daphne:
     process: subprocess.Popen | None = None
     port: int = 0
     generation: int = 0
+    prefix: tuple[str, ...] = ()
 
     def start(self) -> None:
-        self.process, self.port = start_daphne(self.env, self.log_dir)
+        self.process, self.port = start_daphne(self.env, self.log_dir, self.prefix)
         self.generation += 1
         # bench_fanout names the log by port alone: a later start that drew the same port would overwrite it.
         (self.log_dir / f"daphne-{self.port}.log").rename(
@@ -574,7 +576,11 @@ def print_summary(trials: list[Trial], rounds: int) -> None:
 # ---- main ----------------------------------------------------------------------------------------------------------
 def soak(args: argparse.Namespace, env: dict, dsn: str, log_dir: Path, fake: FakeModel) -> list[Trial]:
     session, model_id, token, _ = prepare(env, fake.url)  # bench_fanout's: also a bystander user
-    pair = [Daphne("P1", env, log_dir), Daphne("P2", env, log_dir)]
+    # In PID namespaces of their own, as two containers on one volume: neither can look up the other's pids, and
+    # only the runner's mark in the shared ARENA_VAR_DIR tells the survivor at once that it died. SIGKILL reaches
+    # daphne through unshare's --kill-child.
+    prefix = ("unshare", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL") if args.pid_namespaces else ()
+    pair = [Daphne("P1", env, log_dir, prefix=prefix), Daphne("P2", env, log_dir, prefix=prefix)]
     rng = random.Random(args.seed)
     trials: list[Trial] = []
     began = time.monotonic()
@@ -631,6 +637,8 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=120, help="words (streamed tokens) in every seat's reply")
     parser.add_argument("--watchers", type=int, default=3, help="WebSocket clients on the surviving process")
     parser.add_argument("--seed", type=int, default=None, help="the random cut points (default: from the clock)")
+    parser.add_argument("--pid-namespaces", action="store_true",
+                        help="each daphne in a PID namespace of its own, as containers sharing a volume")
     parser.add_argument("--keep-logs", action="store_true", help="leave the daphne logs in their temporary folder")
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -640,7 +648,8 @@ def main() -> None:
     load = os.getloadavg()
     print(f"{datetime.now().astimezone().isoformat(timespec='seconds')}; {os.cpu_count()} cores; load average "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {args.trials} trials, {args.rounds} rounds x 2 seats, "
-          f"{args.words} words per turn at 100 tokens/s, {args.watchers} watchers, seed {args.seed}", flush=True)
+          f"{args.words} words per turn at 100 tokens/s, {args.watchers} watchers, seed {args.seed}"
+          f"{', each daphne in its own PID namespace' if args.pid_namespaces else ''}", flush=True)
 
     base_env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
     log_dir = Path(tempfile.mkdtemp(prefix="bench-takeover-"))

@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import socket
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -83,6 +84,7 @@ def died_here(runner: str) -> bool:
 # machine, a read-only directory), nothing is concluded: the lease runs out as before.
 _NAME = re.compile(r"^[\w.~-]+:\d+$")  # what this_process() makes: nothing that could leave the directory
 _held: dict[str, int] = {}  # runner name -> the open, locked file (kept open: closing it would drop the lock)
+_marking = threading.Lock()
 
 
 def _marks() -> Path:
@@ -92,6 +94,12 @@ def _marks() -> Path:
 def _hold_mark(name: str) -> None:
     if name in _held:
         return
+    with _marking:  # the event loop's thread and the database thread may name this process at the same moment
+        if name not in _held:
+            _make_mark(name)
+
+
+def _make_mark(name: str) -> None:
     if not _held:
         atexit.register(_drop_marks)
     if not _NAME.match(name):
@@ -105,8 +113,8 @@ def _hold_mark(name: str) -> None:
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # another process of this very name holds it (a fork): it speaks for both
-        os.close(fd)
+    except OSError:  # held by a live process of this very name (two namespaces whose tags collide): it speaks
+        os.close(fd)  # for this name; nobody then takes this process's debates for dead before their lease ends
         fd = -1
     _held[name] = fd
 
