@@ -24,9 +24,13 @@ from debates.models import RUNNER_STALE_AFTER
 
 
 def this_process() -> str:
-    """This process as a debate's `runner` field holds it: host:pid, the host as this_host() names it. Its mark is
-    held from the first time it is named, so before it can hold any lease."""
-    name = f"{this_host()}:{os.getpid()}"
+    """This process as a debate's `runner` field holds it: host:pid@start, the host as this_host() names it and the
+    start from /proc (clock ticks after boot; left out where /proc does not tell). The start tells this process from
+    an earlier one that had its pid: a container restarted in a new PID namespace is pid 1 again, and the kernel
+    often gives the new namespace the number of the old one, so host and pid alone would name the dead runner.
+    Its mark is held from the first time it is named, so before it can hold any lease."""
+    pid = os.getpid()
+    name = f"{this_host()}:{pid}" + (f"@{start}" if (start := _start_of(pid)) else "")
     _hold_mark(name)
     return name
 
@@ -58,13 +62,17 @@ def runners_on_this_host() -> Q:
 
 
 def died_here(runner: str) -> bool:
-    """Whether `runner` ("host:pid") was a process of this host that has exited (or is a zombie nobody reaped).
+    """Whether `runner` ("host:pid@start", or "host:pid" as older rows hold it) was a process of this host that has
+    exited (or is a zombie nobody reaped): its pid names no process, or one that started at another time.
 
     Never true of this process itself: what it runs it knows, and a debate it holds but no longer runs waits for
     its lease to run out like any other."""
-    host, _, pid = runner.rpartition(":")
+    host, _, process = runner.rpartition(":")
+    pid, _, start = process.partition("@")
     if host != this_host() or not pid.isdigit() or runner == this_process():
         return False
+    if start and _start_of(int(pid)) not in (None, start):
+        return True  # the pid is another process's now
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -77,12 +85,20 @@ def died_here(runner: str) -> bool:
         return False
 
 
+def _start_of(pid: int) -> str | None:
+    """When process `pid` started, in clock ticks after boot (field 22 of /proc/<pid>/stat), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 # ---- marks: a file per runner process in ARENA_VAR_DIR, locked for as long as the process lives --------------------
 # The kernel drops a process's locks when it dies, however it dies (SIGKILL included), and a lock on a file in a
 # directory that several containers share (the volume the SQLite database lives on) is seen by all of them. A mark
 # that exists and that nobody holds is the mark of a dead runner. Where no mark can be made or seen (another
 # machine, a read-only directory), nothing is concluded: the lease runs out as before.
-_NAME = re.compile(r"^[\w.~-]+:\d+$")  # what this_process() makes: nothing that could leave the directory
+_NAME = re.compile(r"^[\w.~-]+:\d+(@\d+)?$")  # what this_process() makes: nothing that could leave the directory
 _held: dict[str, int] = {}  # runner name -> the open, locked file (kept open: closing it would drop the lock)
 _marking = threading.Lock()
 

@@ -142,8 +142,8 @@ class Debate(models.Model):
     # The lease: which runner may write this debate (empty: none). It holds it until RUNNER_STALE_AFTER past its
     # last heartbeat; every write it makes is conditional on still holding it (debates.events).
     runner_token = models.CharField(max_length=32, blank=True)
-    # Where that runner lives ("host:pid"): a process on the same host can tell at once that it is dead, without
-    # waiting for its lease to run out (a restarted server takes its own debates back at start-up).
+    # Where that runner lives ("host:pid@start", leases.py): a process on the same host can tell at once that it is
+    # dead, without waiting for its lease to run out (a restarted server takes its own debates back at start-up).
     runner = models.CharField(max_length=100, blank=True)
     cancel_requested = models.BooleanField(default=False)
     # The cost ledger: what the completed turns and the verdict cost (refresh_spend), and how many of those calls

@@ -90,6 +90,17 @@ def test_a_live_runner_is_left_alone_and_a_dead_one_here_is_claimed_at_once(deba
     assert Debate.objects.get(pk=mine.pk).runner_token == "the-dead-runner"
 
 
+def test_a_dead_runner_whose_pid_is_now_another_process_is_claimed_at_once(debate_on, openai_server):
+    """As a container restarted in a new PID namespace that the kernel numbered as the old one: the same host tag
+    and pid 1 again. The start time in the runner's name tells the dead runner from the process now at its pid."""
+    here = takeover.leases.this_process()
+    pid, start = here.rpartition(":")[2].split("@")
+    earlier = orphan(debate_on(openai_server), runner=f"{here.rpartition(':')[0]}:{pid}@{int(start) - 100}",
+                     beat_ago=1)
+
+    assert [pk for pk, _ in takeover.sweep(set(), takeover=True)] == [earlier.pk]
+
+
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux's unshare")
 def test_a_process_in_another_pid_namespace_is_another_host_though_its_host_name_is_the_same():
     """As two containers of one service are: same host name, pids of their own (pid 1 there is not pid 1 here)."""
@@ -101,7 +112,7 @@ def test_a_process_in_another_pid_namespace_is_another_host_though_its_host_name
     assert inside.returncode == 0, inside.stderr
     host, _, pid = inside.stdout.strip().rpartition(":")
 
-    assert pid == "1" and host.split("~")[0] == socket.gethostname()
+    assert pid.split("@")[0] == "1" and host.split("~")[0] == socket.gethostname()
     assert host != takeover.leases.this_host()
     assert not takeover.leases.died_here(f"{host}:{dead_pid()}")  # not ours to judge: only its lease can run out
 
@@ -113,14 +124,15 @@ def runner_elsewhere(host: str) -> subprocess.Popen:
             f"leases.this_host = lambda: {host!r}; print(leases.this_process(), flush=True); time.sleep(60)")
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                                cwd=settings.BASE_DIR)
-    assert process.stdout.readline().strip() == f"{host}:{process.pid}"
+    assert process.stdout.readline().strip().startswith(f"{host}:{process.pid}@")
     return process
 
 
 def test_a_runner_of_another_host_whose_mark_is_no_longer_held_is_claimed_at_once(debate_on, openai_server):
     """Another host's pids cannot be looked up here; its mark in the shared var directory says when it died."""
     with runner_elsewhere("replaced-container~0a0a0a0a") as runner:
-        name = f"replaced-container~0a0a0a0a:{runner.pid}"
+        name = next(name for name in takeover.leases.marked_runners()
+                    if name.startswith(f"replaced-container~0a0a0a0a:{runner.pid}@"))
         debate = orphan(debate_on(openai_server), runner=name, beat_ago=1)
 
         assert takeover.sweep(set(), takeover=True) == []  # alive: its lease runs on
@@ -161,7 +173,8 @@ def test_a_runner_in_another_pid_namespace_that_is_killed_is_claimed_at_once(deb
 
 def test_with_takeover_off_a_runner_whose_mark_is_no_longer_held_shows_interrupted_at_once(debate_on, openai_server):
     with runner_elsewhere("replaced-container~0b0b0b0b") as runner:
-        debate = orphan(debate_on(openai_server), runner=f"replaced-container~0b0b0b0b:{runner.pid}", beat_ago=1)
+        name = next(name for name in takeover.leases.marked_runners() if name.startswith("replaced-container~0b0b"))
+        debate = orphan(debate_on(openai_server), runner=name, beat_ago=1)
         runner.send_signal(signal.SIGKILL)
         runner.wait()
 
