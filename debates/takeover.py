@@ -4,8 +4,9 @@ last completed turn (the turn that was cut off is redone; watchers see it reset)
 Every daphne process sweeps every SWEEP_SECONDS, the first time as it starts. An orphan is an active debate whose
 lease ran out, or at once one whose runner is known to have exited: it lived on this host in a process that no
 longer exists, or its mark in the shared var directory is no longer held (leases.py). So a restarted server, or a
-container that replaces another on the same volume, takes their debates back at start-up. A claim is a compare-and-set on the lease token the sweep saw, so one
-process wins; on PostgreSQL the orphans are locked FOR UPDATE SKIP LOCKED, so sweepers never wait on each other.
+container that replaces another on the same volume, takes their debates back at start-up. A claim is a
+compare-and-set on the lease token the sweep saw, so one process wins; on PostgreSQL the orphans are locked FOR
+UPDATE SKIP LOCKED, so sweepers never wait on each other.
 
 With takeover off (settings.AUTO_TAKEOVER, ARENA_AUTO_TAKEOVER=false) the sweep only frees the lease of a debate
 whose runner died here, so that it shows as interrupted at once, and Resume stays manual."""
