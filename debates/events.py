@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 
@@ -126,13 +126,26 @@ def _commit(debate_id: int, seq: int, change: Change | None, token: str = "") ->
     with transaction.atomic():
         # Compare and set, first: the previous seq must be the one we numbered from, and a runner must still hold
         # the lease. Otherwise nothing is written (the change never runs) and the writer stops.
-        fenced = Debate.objects.filter(pk=debate_id, last_seq=seq - 1)
-        if token:
-            fenced = fenced.filter(runner_token=token)
-        if not fenced.update(last_seq=seq):
+        if not _advance_seq(debate_id, seq, token):
             raise LeaseLost(f"debate {debate_id}: event {seq} is not ours to write (another runner holds it)")
         added = change() if change is not None else None
     return added if isinstance(added, dict) else None
+
+
+def _advance_seq(debate_id: int, seq: int, token: str) -> bool:
+    """Debate.objects.filter(pk=debate_id, last_seq=seq - 1[, runner_token=token]).update(last_seq=seq), written
+    as SQL: it runs at every numbered event, and the ORM took 0.2 ms to compile it, eight times what running it
+    takes (bench/bench_concurrent.py)."""
+    quote, meta = connection.ops.quote_name, Debate._meta
+    seq_column, token_column = (quote(meta.get_field(name).column) for name in ("last_seq", "runner_token"))
+    sql = (f"UPDATE {quote(meta.db_table)} SET {seq_column} = %s "
+           f"WHERE {quote(meta.pk.column)} = %s AND {seq_column} = %s")
+    params = [seq, debate_id, seq - 1]
+    if token:
+        sql, params = f"{sql} AND {token_column} = %s", [*params, token]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
 
 
 def _append(turn_id: int, text: str, token: str) -> bool:

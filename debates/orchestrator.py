@@ -53,6 +53,7 @@ class DebatePlan:
     judge_ids: list[int]  # the panel, lead judge first
     rubric: list[CriterionView]  # the debate's own copy, taken when it first ran
     cut: list[Turn]  # turns left streaming by a runner that stopped without ending them (it died)
+    unfinished: dict[tuple[int, int], int]  # (seat id, round): the id of a turn row that is there, not completed
 
 
 class DebateRunner:
@@ -168,7 +169,7 @@ class DebateRunner:
                                                                                               debate.rounds))
         await self._within_budget(plan, [(model, budget.prompt_tokens(messages), seat.max_tokens)],
                                   f"{seat.display_name}'s turn in round {round_number}")
-        turn = await self._start_turn(seat, round_number)
+        turn = await self._start_turn(plan, seat, round_number)
         buffer = DeltaBuffer(self.events, turn)
         try:
             answer = None
@@ -209,18 +210,18 @@ class DebateRunner:
         except budget.OverBudget as over:
             raise DebateStopped(str(over)) from None
 
-    async def _start_turn(self, seat: Seat, round_number: int) -> Turn:
+    async def _start_turn(self, plan: DebatePlan, seat: Seat, round_number: int) -> Turn:
         holder: list[Turn] = []
+        existing = plan.unfinished.get((seat.pk, round_number))
 
         def reset() -> dict:
-            # A retried turn rewrites its row: there is exactly one turn per seat and round. Two statements, where
-            # update_or_create took six (a locking read, an insert and two savepoints): the lease fences writers.
+            # A retried turn rewrites its row: there is exactly one turn per seat and round. One statement, where
+            # update_or_create took six (a locking read, an insert and two savepoints): the lease fences writers,
+            # so the rows the plan read are all there are.
             fields = {"debate_id": self.debate_id, "status": TurnStatus.STREAMING, "text": "", "error_kind": "",
                       "error_message": "", "started_at": timezone.now(), "completed_at": None,
                       "prompt_tokens": None, "completion_tokens": None, "latency_ms": None, "cost_usd": None,
                       "answered_by": "", "answered_by_model": None, "fallback_reason": ""}
-            same = Turn.objects.filter(seat=seat, round=round_number).order_by()
-            existing = same.values_list("pk", flat=True).first()
             turn = Turn(pk=existing, seat=seat, round=round_number, **fields)
             turn.save(force_insert=existing is None, force_update=existing is not None)
             holder.append(turn)
@@ -324,7 +325,8 @@ def _load_plan(debate_id: int) -> DebatePlan:
         # check's reversal count on it.
         seat.order = order
     names = {seat.pk: seat for seat in seats}
-    completed = list(debate.turns.filter(status=TurnStatus.COMPLETED).order_by("round", "seat__position"))
+    turns = list(debate.turns.order_by("round", "seat__position"))
+    completed = [turn for turn in turns if turn.status == TurnStatus.COMPLETED]
     label = debate.debate_format.label_of
     transcript = [SpokenTurn(round=t.round, position=names[t.seat_id].order, speaker=names[t.seat_id].display_name,
                              stance=names[t.seat_id].stance, text=t.text, phase=label(t.round, debate.rounds))
@@ -332,7 +334,8 @@ def _load_plan(debate_id: int) -> DebatePlan:
     debate.copy_rubric()
     return DebatePlan(debate=debate, seats=seats, transcript=transcript, done={(t.seat_id, t.round) for t in completed},
                       judge_ids=debate.judge_model_ids(), rubric=[c.as_view() for c in debate.criteria.all()],
-                      cut=list(debate.turns.filter(status=TurnStatus.STREAMING)))
+                      cut=[turn for turn in turns if turn.status == TurnStatus.STREAMING],
+                      unfinished={(t.seat_id, t.round): t.pk for t in turns if t.status != TurnStatus.COMPLETED})
 
 
 @database_sync_to_async

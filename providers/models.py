@@ -3,7 +3,8 @@ import os
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import connection, models
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -65,6 +66,22 @@ def _usable_fallbacks() -> models.Prefetch:
                            to_attr="usable_fallback_links")
 
 
+def _answer_chain_columns() -> dict[str, RawSQL]:
+    """The rollback flag and whether the row has fallbacks, as columns of the row's own query: the same
+    subqueries as GatewaySetting.stored_backend() and Exists(fallbacks), written as SQL because the ORM took
+    0.5 ms to compile them at every turn, as long as the rest of the read (bench/bench_concurrent.py)."""
+    quote = connection.ops.quote_name
+    models_table, fallbacks, settings_table = (quote(m._meta.db_table) for m in (LLMModel, ModelFallback,
+                                                                                  GatewaySetting))
+    default = str(GatewaySetting._meta.get_field("backend").default)
+    link_column = quote(ModelFallback._meta.get_field("model").column)
+    backend = RawSQL(f"COALESCE((SELECT {quote('backend')} FROM {settings_table} WHERE {quote('id')} = 1), %s)",
+                     (default,), output_field=models.CharField())
+    has_fallbacks = RawSQL(f"EXISTS (SELECT 1 FROM {fallbacks} WHERE {fallbacks}.{link_column} = "
+                           f"{models_table}.{quote('id')})", (), output_field=models.BooleanField())
+    return {"backend_flag": backend, "has_fallbacks": has_fallbacks}
+
+
 class LLMModelQuerySet(models.QuerySet):
     def with_answer_chain(self) -> "LLMModelQuerySet":
         """Rows that a gateway call needs nothing more for: their usable fallbacks are fetched with them, and the
@@ -75,10 +92,7 @@ class LLMModelQuerySet(models.QuerySet):
     def get_with_answer_chain(self, pk: int) -> "LLMModel":
         """with_answer_chain().get(pk=pk), read at every turn: the fallbacks' query runs only for a model that has
         any (most have none), which halves what the read costs (about 1 ms of the ORM's time on each turn)."""
-        row = (self.select_related("provider")
-               .annotate(backend_flag=GatewaySetting.stored_backend(),
-                         has_fallbacks=models.Exists(ModelFallback.objects.filter(model=models.OuterRef("pk"))))
-               .get(pk=pk))
+        row = self.select_related("provider").annotate(**_answer_chain_columns()).get(pk=pk)
         if row.has_fallbacks:
             models.prefetch_related_objects([row], _usable_fallbacks())
         else:
