@@ -14,7 +14,8 @@ from providers.llm import gateway
 from providers.llm.factory import aclient_for, client_for
 from providers.llm.litellm_client import LiteLLMClient
 from providers.llm.openai_client import OpenAIClient
-from providers.models import GatewaySetting, LLMModel
+from providers.models import GatewaySetting, LLMModel, ModelFallback
+from providers.tests.factories import LLMModelFactory
 from providers.tests.subprocess_env import current_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,3 +178,23 @@ def test_before_the_flag_is_ever_set_a_row_reads_the_default_and_creates_nothing
     assert not GatewaySetting.objects.exists()  # reading the flag never writes it
     assert GatewaySetting.load().backend == row.fetched_backend  # what load() would have created
     assert LLMModel.objects.get(pk=model.pk).fetched_backend is None  # any other read: the gateway reads it itself
+
+
+@pytest.mark.django_db
+def test_a_turns_read_of_its_row_brings_the_flag_and_only_the_usable_fallbacks(django_assert_num_queries):
+    """get_with_answer_chain, read at every turn, gives what with_answer_chain gives, in one query without fallbacks."""
+    model, backup, off = LLMModelFactory(), LLMModelFactory(), LLMModelFactory(enabled=False)
+
+    with django_assert_num_queries(1):
+        alone = LLMModel.objects.get_with_answer_chain(backup.pk)
+    assert alone.fetched_backend == "litellm" and alone.answer_chain() == [backup]  # no flag row yet: the default
+
+    ModelFallback.objects.create(model=model, fallback=off, position=1)
+    ModelFallback.objects.create(model=model, fallback=backup, position=2)
+    call_command("llm_backend", "legacy")
+    row = LLMModel.objects.get_with_answer_chain(model.pk)
+
+    assert row.fetched_backend == "legacy"
+    assert row.answer_chain() == [model, backup]  # the disabled fallback is skipped
+    with_chain = LLMModel.objects.with_answer_chain().get(pk=model.pk)
+    assert (with_chain.fetched_backend, with_chain.answer_chain()) == (row.fetched_backend, row.answer_chain())
