@@ -71,14 +71,13 @@ def _answer_chain_columns() -> dict[str, RawSQL]:
     subqueries as GatewaySetting.stored_backend() and Exists(fallbacks), written as SQL because the ORM took
     0.5 ms to compile them at every turn, as long as the rest of the read (bench/bench_concurrent.py)."""
     quote = connection.ops.quote_name
-    models_table, fallbacks, settings_table = (quote(m._meta.db_table) for m in (LLMModel, ModelFallback,
-                                                                                  GatewaySetting))
-    default = str(GatewaySetting._meta.get_field("backend").default)
-    link_column = quote(ModelFallback._meta.get_field("model").column)
-    backend = RawSQL(f"COALESCE((SELECT {quote('backend')} FROM {settings_table} WHERE {quote('id')} = 1), %s)",
-                     (default,), output_field=models.CharField())
-    has_fallbacks = RawSQL(f"EXISTS (SELECT 1 FROM {fallbacks} WHERE {fallbacks}.{link_column} = "
-                           f"{models_table}.{quote('id')})", (), output_field=models.BooleanField())
+    flag, link = GatewaySetting._meta, ModelFallback._meta
+    backend = RawSQL(f"COALESCE((SELECT {quote(flag.get_field('backend').column)} FROM {quote(flag.db_table)} "
+                     f"WHERE {quote(flag.pk.column)} = 1), %s)", (str(flag.get_field("backend").default),),
+                     output_field=models.CharField())
+    has_fallbacks = RawSQL(f"EXISTS (SELECT 1 FROM {quote(link.db_table)} WHERE {quote(link.db_table)}."
+                           f"{quote(link.get_field('model').column)} = {quote(LLMModel._meta.db_table)}."
+                           f"{quote(LLMModel._meta.pk.column)})", (), output_field=models.BooleanField())
     return {"backend_flag": backend, "has_fallbacks": has_fallbacks}
 
 
