@@ -5,7 +5,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from providers.validators import validate_api_base, validate_key_env_var, validate_litellm_provider
@@ -66,32 +65,37 @@ def _usable_fallbacks() -> models.Prefetch:
                            to_attr="usable_fallback_links")
 
 
-def _answer_chain_columns() -> dict[str, RawSQL]:
-    """The rollback flag and whether the row has fallbacks, as columns of the row's own query: the same
-    subqueries as GatewaySetting.stored_backend() and Exists(fallbacks), written as SQL because the ORM took
-    0.5 ms to compile them at every turn, as long as the rest of the read (bench/bench_concurrent.py)."""
-    quote = connection.ops.quote_name
-    flag, link = GatewaySetting._meta, ModelFallback._meta
-    backend = RawSQL(f"COALESCE((SELECT {quote(flag.get_field('backend').column)} FROM {quote(flag.db_table)} "
-                     f"WHERE {quote(flag.pk.column)} = 1), %s)", (str(flag.get_field("backend").default),),
-                     output_field=models.CharField())
-    has_fallbacks = RawSQL(f"EXISTS (SELECT 1 FROM {quote(link.db_table)} WHERE {quote(link.db_table)}."
-                           f"{quote(link.get_field('model').column)} = {quote(LLMModel._meta.db_table)}."
-                           f"{quote(LLMModel._meta.pk.column)})", (), output_field=models.BooleanField())
-    return {"backend_flag": backend, "has_fallbacks": has_fallbacks}
+# The two columns below are written in SQL: as a Subquery and an Exists, the ORM took 0.5 ms to compile them at
+# every turn's read of its model row, as long as the rest of that read (bench/bench_concurrent.py).
+def _backend_column() -> RawSQL:
+    """The rollback flag, read in another row's query. Until the flag's row exists it is the field's default, which
+    is what GatewaySetting.load() would create; a read does not create it."""
+    quote, flag = connection.ops.quote_name, GatewaySetting._meta
+    return RawSQL(f"COALESCE((SELECT {quote(flag.get_field('backend').column)} FROM {quote(flag.db_table)} "
+                  f"WHERE {quote(flag.pk.column)} = 1), %s)", (str(flag.get_field("backend").default),),
+                  output_field=models.CharField())
+
+
+def _has_fallbacks_column() -> RawSQL:
+    """Whether the model row of the query has any fallback (usable or not)."""
+    quote, link, model = connection.ops.quote_name, ModelFallback._meta, LLMModel._meta
+    return RawSQL(f"EXISTS (SELECT 1 FROM {quote(link.db_table)} WHERE {quote(link.db_table)}."
+                  f"{quote(link.get_field('model').column)} = {quote(model.db_table)}.{quote(model.pk.column)})",
+                  (), output_field=models.BooleanField())
 
 
 class LLMModelQuerySet(models.QuerySet):
     def with_answer_chain(self) -> "LLMModelQuerySet":
         """Rows that a gateway call needs nothing more for: their usable fallbacks are fetched with them, and the
         rollback flag as it stands now is read in the row's own query (`fetched_backend`)."""
-        return (self.select_related("provider").annotate(backend_flag=GatewaySetting.stored_backend())
+        return (self.select_related("provider").annotate(backend_flag=_backend_column())
                 .prefetch_related(_usable_fallbacks()))
 
     def get_with_answer_chain(self, pk: int) -> "LLMModel":
         """with_answer_chain().get(pk=pk), read at every turn: the fallbacks' query runs only for a model that has
         any (most have none), which halves what the read costs (about 1 ms of the ORM's time on each turn)."""
-        row = self.select_related("provider").annotate(**_answer_chain_columns()).get(pk=pk)
+        row = (self.select_related("provider").annotate(backend_flag=_backend_column(),
+                                                         has_fallbacks=_has_fallbacks_column()).get(pk=pk))
         if row.has_fallbacks:
             models.prefetch_related_objects([row], _usable_fallbacks())
         else:
@@ -301,13 +305,6 @@ class GatewaySetting(models.Model):
     def load(cls) -> "GatewaySetting":
         row, _ = cls.objects.get_or_create(pk=1)
         return row
-
-    @classmethod
-    def stored_backend(cls) -> Coalesce:
-        """The flag as an expression, to read it in another row's query. Until the row exists it is the field's
-        default, which is what load() would create; a read does not create it."""
-        default = cls._meta.get_field("backend").default
-        return Coalesce(models.Subquery(cls.objects.filter(pk=1).values("backend")[:1]), models.Value(str(default)))
 
     @property
     def private_networks_allowed(self) -> bool:
