@@ -17,7 +17,9 @@ from providers.tests.factories import LLMModelFactory
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
 # The rows of the running test, for the hooks below: random ids would almost never name one.
-SEEDED: dict[str, list[int]] = {"debates": [], "to_delete": [], "models": []}
+SEEDED: dict[str, list[int]] = {"debates": [], "to_delete": [], "to_launch": [], "models": []}
+LAUNCHES = ("/start", "/resume")  # the operations that launch a debate, aimed at a draft and a failed one of their own
+LAUNCH_WEIGHT = 3  # how many times over their own rows are drawn: one in three of their requests launches
 
 
 def seed_rows(model: LLMModel, *, owner) -> None:
@@ -31,11 +33,17 @@ def seed_rows(model: LLMModel, *, owner) -> None:
     # have the small ids that schemathesis tries for itself (1) on a fresh database.
     SEEDED["to_delete"][:] = _debates(model, owner)
     SEEDED["debates"][:] = _debates(model, owner)
+    # Start and resume have a draft and a failed debate that nothing else touches (cancel would end the draft
+    # first in some runs): the live run checks that the debates its requests launched ran, so some must launch.
+    SEEDED["to_launch"][:] = _debates(model, owner, [DebateStatus.DRAFT, DebateStatus.FAILED])
 
 
-def _debates(model: LLMModel, owner) -> list[int]:
-    states = [(status, owner) for status in (DebateStatus.DRAFT, DebateStatus.COMPLETED, DebateStatus.FAILED,
-                                             DebateStatus.RUNNING)] + [(DebateStatus.DRAFT, UserFactory())]
+def _debates(model: LLMModel, owner, statuses: list[str] | None = None) -> list[int]:
+    if statuses is not None:
+        states = [(status, owner) for status in statuses]
+    else:
+        states = [(status, owner) for status in (DebateStatus.DRAFT, DebateStatus.COMPLETED, DebateStatus.FAILED,
+                                                 DebateStatus.RUNNING)] + [(DebateStatus.DRAFT, UserFactory())]
     ids = []
     for status, created_by in states:
         debate = SeatFactory(model=model, debate__judge_model=model, debate__status=status,
@@ -50,6 +58,8 @@ def flatmap_path_parameters(context, path_parameters: dict | None):
     if not isinstance((path_parameters or {}).get("debate_id"), int):
         return st.just(path_parameters)  # a malformed id: keep it, it tests the 422
     seeded = SEEDED["to_delete" if context.operation.method.upper() == "DELETE" else "debates"]
+    if context.operation.path.endswith(LAUNCHES):
+        seeded = [*seeded, *SEEDED["to_launch"] * LAUNCH_WEIGHT]
     return st.sampled_from([path_parameters["debate_id"], *seeded]).map(
         lambda debate_id: {**path_parameters, "debate_id": debate_id})
 
