@@ -76,20 +76,22 @@ class EventStream:
         self.listener = listener  # e.g. the terminal of `run_debate`
         self.token = token  # the runner's lease; "" for a one-off event from outside a runner
 
-    async def emit(self, event_type: str, payload: dict, change: Change | None = None) -> dict:
-        """Commit `change` with the next seq, then publish the event: both, or neither. A cancel that lands while
-        the commit runs in its worker thread waits for the commit and its publication, so the seq a watcher
-        sees next is always the next one. LeaseLost when the write is no longer ours to make."""
-        work = asyncio.ensure_future(self._emit(event_type, payload, change))
+    async def emit(self, event_type: str, payload: dict, change: Change | None = None,
+                   debate_fields: dict | None = None) -> dict:
+        """Commit `change` with the next seq, then publish the event: both, or neither. `debate_fields` are set on
+        the debate's row by the statement that numbers the event (a statement fewer than a `change` writing them).
+        A cancel that lands while the commit runs in its worker thread waits for the commit and its publication,
+        so the seq a watcher sees next is always the next one. LeaseLost when the write is no longer ours to make."""
+        work = asyncio.ensure_future(self._emit(event_type, payload, change, debate_fields))
         try:
             return await asyncio.shield(work)
         except asyncio.CancelledError:
             await asyncio.wait({work})
             raise
 
-    async def _emit(self, event_type: str, payload: dict, change: Change | None) -> dict:
+    async def _emit(self, event_type: str, payload: dict, change: Change | None, debate_fields: dict | None) -> dict:
         seq = self.seq + 1
-        added = await database_sync_to_async(_commit)(self.debate_id, seq, change, self.token)
+        added = await database_sync_to_async(_commit)(self.debate_id, seq, change, self.token, debate_fields)
         self.seq = seq
         event = envelope(self.debate_id, seq, event_type, {**payload, **(added or {})})
         await send_to_group(self.debate_id, event)
@@ -122,25 +124,36 @@ class EventStream:
                              event["type"], event["seq"])
 
 
-def _commit(debate_id: int, seq: int, change: Change | None, token: str = "") -> dict | None:
+def _commit(debate_id: int, seq: int, change: Change | None, token: str = "",
+            debate_fields: dict | None = None) -> dict | None:
+    if change is None:  # the numbering statement alone: atomic by itself, without a BEGIN and a COMMIT around it
+        _fence(debate_id, seq, token, debate_fields)
+        return None
     with transaction.atomic():
-        # Compare and set, first: the previous seq must be the one we numbered from, and a runner must still hold
-        # the lease. Otherwise nothing is written (the change never runs) and the writer stops.
-        if not _advance_seq(debate_id, seq, token):
-            raise LeaseLost(f"debate {debate_id}: event {seq} is not ours to write (another runner holds it)")
-        added = change() if change is not None else None
+        _fence(debate_id, seq, token, debate_fields)  # first: when it fails, the change never runs
+        added = change()
     return added if isinstance(added, dict) else None
 
 
-def _advance_seq(debate_id: int, seq: int, token: str) -> bool:
-    """Debate.objects.filter(pk=debate_id, last_seq=seq - 1[, runner_token=token]).update(last_seq=seq), written
-    as SQL: it runs at every numbered event, and the ORM took 0.2 ms to compile it, eight times what running it
-    takes (bench/bench_concurrent.py)."""
+def _fence(debate_id: int, seq: int, token: str, debate_fields: dict | None) -> None:
+    """Compare and set: the previous seq must be the one we numbered from, and a runner must still hold the lease.
+    Otherwise nothing is written and the writer stops."""
+    if not _advance_seq(debate_id, seq, token, debate_fields or {}):
+        raise LeaseLost(f"debate {debate_id}: event {seq} is not ours to write (another runner holds it)")
+
+
+def _advance_seq(debate_id: int, seq: int, token: str, debate_fields: dict) -> bool:
+    """Debate.objects.filter(pk=debate_id, last_seq=seq - 1[, runner_token=token]).update(last_seq=seq,
+    **debate_fields), written as SQL: it runs at every numbered event, and the ORM took 0.2 ms to compile it,
+    eight times what running it takes (bench/bench_concurrent.py)."""
     quote, meta = connection.ops.quote_name, Debate._meta
     seq_column, token_column = (quote(meta.get_field(name).column) for name in ("last_seq", "runner_token"))
-    sql = (f"UPDATE {quote(meta.db_table)} SET {seq_column} = %s "
+    fields = [meta.get_field(name) for name in debate_fields]
+    assignments = "".join(f", {quote(field.column)} = %s" for field in fields)
+    sql = (f"UPDATE {quote(meta.db_table)} SET {seq_column} = %s{assignments} "
            f"WHERE {quote(meta.pk.column)} = %s AND {seq_column} = %s")
-    params = [seq, debate_id, seq - 1]
+    params = [seq, *(field.get_db_prep_save(value, connection) for field, value in zip(fields, debate_fields.values())),
+              debate_id, seq - 1]
     if token:
         sql, params = f"{sql} AND {token_column} = %s", [*params, token]
     with connection.cursor() as cursor:

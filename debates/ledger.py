@@ -1,11 +1,12 @@
 """The cost ledger as a debate's runner keeps it while it runs.
 
-Loaded with the plan from the rows, moved by each completed turn inside that turn's own commit (two UPDATEs by
-primary key, nothing read back), and set again from the rows wherever Debate.refresh_spend recomputes them (the
-round checks and the verdict). The lease makes the runner the only writer of its debate, so what it holds and
-what the rows hold stay the same; a runner that takes a debate over loads them afresh.
+Loaded with the plan from the rows, moved by each completed turn inside that turn's own commit (the seat's row by
+primary key, the debate's by the statement that numbers the turn's event; nothing read back), and set again from
+the rows wherever Debate.refresh_spend recomputes them (the round checks and the verdict). The lease makes the
+runner the only writer of its debate, so what it holds and what the rows hold stay the same; a runner that takes a
+debate over loads them afresh.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from debates.models import Debate, Seat
 
@@ -27,17 +28,20 @@ class Ledger:
         self.spent_usd, self.unpriced_calls = spend["spent_usd"], spend["unpriced_calls"]
         self.seats = {seat["seat_id"]: (seat["spent_usd"], seat["unpriced_calls"]) for seat in spend["seats"]}
 
-    def add_turn(self, seat_id: int, cost_usd: float | None) -> dict:
-        """Count a completed turn's cost (None: it could not be priced) on its seat and the debate, in the rows
-        (call it inside the turn's commit) and here; the spend as refresh_spend would give it."""
+    def with_turn(self, seat_id: int, cost_usd: float | None) -> "Ledger":
+        """The ledger once a completed turn's cost (None: it could not be priced) is counted on its seat and the
+        debate. Written by that turn's commit: save_seat() in it, debate_fields() with its seq."""
         spent, unpriced = self.seats[seat_id]
         cost, unpriced_now = cost_usd or 0.0, int(cost_usd is None)
-        seat = (spent + cost, unpriced + unpriced_now)
-        total = (self.spent_usd + cost, self.unpriced_calls + unpriced_now)
-        Seat.objects.filter(pk=seat_id).update(spent_usd=seat[0], unpriced_calls=seat[1])
-        Debate.objects.filter(pk=self.debate_id).update(spent_usd=total[0], unpriced_calls=total[1])
-        self.seats[seat_id], (self.spent_usd, self.unpriced_calls) = seat, total  # once the rows hold them
-        return self.spend()
+        return replace(self, spent_usd=self.spent_usd + cost, unpriced_calls=self.unpriced_calls + unpriced_now,
+                       seats={**self.seats, seat_id: (spent + cost, unpriced + unpriced_now)})
+
+    def save_seat(self, seat_id: int) -> None:
+        spent, unpriced = self.seats[seat_id]
+        Seat.objects.filter(pk=seat_id).update(spent_usd=spent, unpriced_calls=unpriced)
+
+    def debate_fields(self) -> dict:
+        return {"spent_usd": self.spent_usd, "unpriced_calls": self.unpriced_calls}
 
     def spend(self) -> dict:
         return {"spent_usd": self.spent_usd, "unpriced_calls": self.unpriced_calls,

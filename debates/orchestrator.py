@@ -126,7 +126,7 @@ class DebateRunner:
             phase = chosen.phase_of(round_number, debate.rounds)
             await self.events.emit("round.started", {"round": round_number, "phase": phase.key,
                                                      "phase_name": phase.name},
-                                   lambda r=round_number: _set_debate(self.debate_id, current_round=r))
+                                   debate_fields={"current_round": round_number})
             for seat in pending:
                 await self._turn(plan, seat, round_number)
             if debate.early_stop and 2 <= round_number < debate.rounds and await self._converged(plan, round_number):
@@ -238,11 +238,15 @@ class DebateRunner:
         turn.latency_ms, turn.cost_usd, turn.answered_by = result.latency_ms, result.cost_usd, result.model
         turn.answered_by_model, turn.fallback_reason = answer.model, answer.fallback_reason
 
-        def save() -> dict:
-            turn.save()
-            return {"spend": self.ledger.add_turn(turn.seat_id, turn.cost_usd)}
+        counted = self.ledger.with_turn(turn.seat_id, turn.cost_usd)
 
-        await self.events.emit("turn.completed", turn_dict(turn), save)
+        def save() -> None:
+            turn.save()
+            counted.save_seat(turn.seat_id)
+
+        await self.events.emit("turn.completed", {**turn_dict(turn), "spend": counted.spend()}, save,
+                               debate_fields=counted.debate_fields())
+        self.ledger = counted  # once the rows hold it
 
     # ---- the verdict --------------------------------------------------------------------------
     async def _judge(self, plan: DebatePlan) -> None:
@@ -263,7 +267,7 @@ class DebateRunner:
             await self._within_budget(plan, calls, "the verdict")
             swap, skipped = False, "Seat-swap check skipped: the budget could not pay for a second reading."
         await self.events.emit("judging.started", {"judges": len(judges)},
-                               lambda: _set_debate(self.debate_id, status=DebateStatus.JUDGING))
+                               debate_fields={"status": DebateStatus.JUDGING})
         names = {seat.order: seat.display_name for seat in plan.seats}
         # Every judge at once, each with its readings; a judge's LLMError stays on its result, leaving the others be.
         async with asyncio.TaskGroup() as group:
@@ -354,10 +358,6 @@ def _mark_running(debate_id: int) -> None:
     debate.started_at = debate.started_at or timezone.now()
     debate.heartbeat_at, debate.finished_at = timezone.now(), None
     debate.save()
-
-
-def _set_debate(debate_id: int, **fields) -> None:
-    Debate.objects.filter(pk=debate_id).update(**fields)
 
 
 def _supervise(beat: asyncio.Task, main: asyncio.Task) -> None:

@@ -8,7 +8,8 @@ import pytest
 from channels.db import database_sync_to_async
 
 from debates import orchestrator
-from debates.events import EventStream
+from debates.events import EventStream, LeaseLost
+from debates.tests.factories import DebateFactory
 from debates.models import Debate, DebateStatus, Turn
 from debates.tests.test_orchestrator import is_judge, make, run
 from debates.tests.conftest import numbered, valid_verdict
@@ -43,6 +44,19 @@ async def test_a_runner_whose_lease_is_taken_writes_nothing_more(debate_on, open
     assert row.status == DebateStatus.RUNNING and row.runner_token == "another-runner"  # the thief's to finish
     turn = await Turn.objects.aget(debate_id=debate.pk, round=1, seat__position=1)
     assert turn.status == "streaming" and turn.text != SPEECH  # cut where it was taken, for the new runner to redo
+
+
+async def test_the_debate_fields_an_event_sets_are_written_with_its_seq_or_not_at_all():
+    debate = await database_sync_to_async(DebateFactory)(runner_token="ours", last_seq=4)
+    events = EventStream(debate.pk, 4, token="ours")
+
+    await events.emit("round.started", {"round": 2}, debate_fields={"current_round": 2, "spent_usd": 0.25})
+    await database_sync_to_async(Debate.objects.filter(pk=debate.pk).update)(runner_token="another-runner")
+    with pytest.raises(LeaseLost):
+        await events.emit("round.started", {"round": 3}, debate_fields={"current_round": 3, "spent_usd": 0.5})
+
+    row = await Debate.objects.aget(pk=debate.pk)
+    assert (row.last_seq, row.current_round, row.spent_usd) == (5, 2, 0.25)
 
 
 async def test_a_second_runner_for_a_running_debate_does_not_run(debate_on, openai_server):
