@@ -30,7 +30,7 @@ def this_process() -> str:
     often gives the new namespace the number of the old one, so host and pid alone would name the dead runner.
     Its mark is held from the first time it is named, so before it can hold any lease."""
     pid = os.getpid()
-    name = f"{this_host()}:{pid}" + (f"@{start}" if (start := _start_of(pid)) else "")
+    name = f"{this_host()}:{pid}" + (f"@{stat[STAT_START]}" if (stat := _stat_of(pid)) else "")
     _hold_mark(name)
     return name
 
@@ -71,7 +71,8 @@ def died_here(runner: str) -> bool:
     pid, _, start = process.partition("@")
     if host != this_host() or not pid.isdigit() or runner == this_process():
         return False
-    if start and _start_of(int(pid)) not in (None, start):
+    stat = _stat_of(int(pid))
+    if start and stat is not None and stat[STAT_START] != start:
         return True  # the pid is another process's now
     try:
         os.kill(int(pid), 0)
@@ -79,18 +80,19 @@ def died_here(runner: str) -> bool:
         return True
     except PermissionError:  # alive, another user's
         return False
-    try:  # killed but not yet reaped by its parent: as dead as it gets
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
+    return stat is not None and stat[STAT_STATE] == "Z"  # killed but not yet reaped by its parent: as dead as it gets
 
 
-def _start_of(pid: int) -> str | None:
-    """When process `pid` started, in clock ticks after boot (field 22 of /proc/<pid>/stat), or None."""
+STAT_STATE, STAT_START = 0, 19  # in the fields after the command name: fields 3 and 22 of /proc/<pid>/stat
+
+
+def _stat_of(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses), or None."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
+    return fields if len(fields) > STAT_START else None
 
 
 # ---- marks: a file per runner process in ARENA_VAR_DIR, locked for as long as the process lives --------------------

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import websockets
@@ -99,6 +100,22 @@ def test_a_dead_runner_whose_pid_is_now_another_process_is_claimed_at_once(debat
                      beat_ago=1)
 
     assert [pk for pk, _ in takeover.sweep(set(), takeover=True)] == [earlier.pk]
+
+
+def test_a_runner_killed_but_not_yet_reaped_by_its_parent_is_dead():
+    here = takeover.leases.this_process().rpartition(":")[0]
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])  # a zombie until waited for
+    try:
+        deadline = time.monotonic() + 30
+        while (stat := Path(f"/proc/{exited.pid}/stat").read_text()).rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, stat
+            time.sleep(0.02)
+        start = stat.rsplit(")", 1)[1].split()[19]
+
+        assert takeover.leases.died_here(f"{here}:{exited.pid}@{start}")
+        assert takeover.leases.died_here(f"{here}:{exited.pid}")  # as older rows name a runner
+    finally:
+        exited.wait()
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux's unshare")
