@@ -48,6 +48,8 @@ _sending: set[asyncio.Task] = set()
 async def send_to_group(debate_id: int, event: dict, *, numbered: bool = True) -> None:
     # Serialized once here, not once per watcher: with many watchers JSON encoding was most of the work.
     message = {"type": "debate.event", "seq": event["seq"], "numbered": numbered, "json": json.dumps(event)}
+    if event["type"] == "turn.delta":  # what a watcher's process needs to skip one a later delta repeats (fanout)
+        message["delta"] = [event["payload"]["turn_id"], event["payload"]["offset"]]
     # Sent by a task of its own, awaited through a shield, so that cancelling the caller (a debate's cancel, the
     # server stopping) always reaches it. channels-redis writes through redis-py's asyncio.wait_for, and on
     # Python 3.11 a wait_for whose write completes just as its task is cancelled drops the cancel

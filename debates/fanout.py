@@ -16,6 +16,10 @@ from channels.layers import get_channel_layer
 from debates.events import group_name
 
 logger = logging.getLogger("debates.fanout")
+# Watchers served before the event loop is given away. Sending one event to a thousand watchers is 50 to 65 ms of
+# the process's one loop (bench/bench_fanout.py): without a break no debate of the process read its model, no
+# socket was read, and the first watcher's frame left with the last one's.
+SERVE_BEFORE_YIELDING = 50
 
 
 class Watcher(Protocol):
@@ -35,6 +39,9 @@ class Subscription:
         self.channel = ""
         self.reading: asyncio.Task | None = None  # the snapshot read in flight
         self.next_read: asyncio.Task | None = None  # the one that starts after it, shared by all who ask meanwhile
+        self.inbox: list[dict] = []  # messages from the layer not yet handed to the watchers
+        self.arrived = asyncio.Event()
+        self.broken: Exception | None = None  # why the layer can no longer be read
 
     def snapshot(self, read: Callable[[], Awaitable[dict]]) -> Awaitable[dict]:
         """The debate as read after this call: watchers that ask at once share one read. A read that had already
@@ -71,29 +78,74 @@ class Subscription:
         if self.channel:
             await get_channel_layer().group_discard(group_name(self.debate_id), self.channel)
 
-    async def _listen(self, layer) -> None:
-        while True:
-            try:
+    async def _receive(self, layer) -> None:
+        """Take the layer's messages as they come, while the watchers are served."""
+        try:
+            while True:
                 message = await layer.receive(self.channel)
-            except Exception as error:  # noqa: BLE001 - Redis gone, say: events would stop without a word
-                logger.error("debate %s: its events could not be read from the channel layer (%r); its %d "
-                             "watchers here are closed, to reconnect and resync", self.debate_id, error,
-                             len(self.watchers))
-                self.forget(self)
-                for watcher in list(self.watchers):
-                    with contextlib.suppress(Exception):  # one that is gone already
-                        await watcher.lost()
-                with contextlib.suppress(Exception):  # the layer may be down still; its group expires then
-                    await layer.group_discard(group_name(self.debate_id), self.channel)
-                return
-            for watcher in list(self.watchers):  # one may leave while another is served
-                try:
-                    await watcher.deliver(message)
-                except Exception as error:  # noqa: BLE001 - one broken socket must not silence the others
-                    # Usually a watcher that left while events were on their way to it: dropped, the rest go on.
-                    logger.warning("debate %s: a watcher could not be sent an event (%r); dropped", self.debate_id,
-                                   error)
-                    self.watchers.discard(watcher)
+                self.inbox.append(message)  # to the inbox of now: _listen swaps it while this waits
+                self.arrived.set()
+        except Exception as error:  # noqa: BLE001 - Redis gone, say: events would stop without a word
+            self.broken = error
+            self.arrived.set()
+
+    async def _listen(self, layer) -> None:
+        receiving = asyncio.create_task(self._receive(layer), name=f"receive-debate-{self.debate_id}")
+        try:
+            while True:
+                await self.arrived.wait()
+                self.arrived.clear()
+                waiting, self.inbox = self.inbox, []
+                for message in without_superseded(waiting):
+                    await self._serve(message)
+                if self.broken is not None and not self.inbox:
+                    await self._lose(layer, self.broken)
+                    return
+        finally:
+            receiving.cancel()
+
+    async def _serve(self, message: dict) -> None:
+        for served, watcher in enumerate(list(self.watchers), 1):
+            if served % SERVE_BEFORE_YIELDING == 0:
+                await asyncio.sleep(0)
+                if watcher not in self.watchers:  # it left meanwhile
+                    continue
+            try:
+                await watcher.deliver(message)
+            except Exception as error:  # noqa: BLE001 - one broken socket must not silence the others
+                # Usually a watcher that left while events were on their way to it: dropped, the rest go on.
+                logger.warning("debate %s: a watcher could not be sent an event (%r); dropped", self.debate_id,
+                               error)
+                self.watchers.discard(watcher)
+
+    async def _lose(self, layer, error: Exception) -> None:
+        logger.error("debate %s: its events could not be read from the channel layer (%r); its %d watchers here "
+                     "are closed, to reconnect and resync", self.debate_id, error, len(self.watchers))
+        self.forget(self)
+        for watcher in list(self.watchers):
+            with contextlib.suppress(Exception):  # one that is gone already
+                await watcher.lost()
+        with contextlib.suppress(Exception):  # the layer may be down still; its group expires then
+            await layer.group_discard(group_name(self.debate_id), self.channel)
+
+
+def without_superseded(messages: list[dict]) -> list[dict]:
+    """`messages` less each `turn.delta` that a later one among them repeats: the same turn, no numbered event
+    between them (the same seq), and the later one starting at or before it. A delta holds all the text not saved
+    before it was flushed, so the later one holds all of the earlier one's: a watcher that skips it ends with the
+    same text, a frame sooner. Only deltas that wait while watchers are slow to serve are ever skipped; numbered
+    events never are."""
+    kept: list[dict] = []
+    earliest_later: dict[tuple[int, int], int] = {}  # (turn, seq) -> the lowest offset of a delta after this point
+    for message in reversed(messages):
+        if (delta := message.get("delta")) is not None:
+            key, offset = (delta[0], message["seq"]), delta[1]
+            if key in earliest_later and earliest_later[key] <= offset:
+                continue
+            earliest_later[key] = min(offset, earliest_later.get(key, offset))
+        kept.append(message)
+    kept.reverse()
+    return kept
 
 
 class Hub:

@@ -115,7 +115,7 @@ async def test_a_debate_cancelled_while_it_publishes_an_event_stops(monkeypatch)
 
     async def publish_then_carry_on() -> str:
         layer.publisher = asyncio.current_task()
-        await send_to_group(1, envelope(1, 1, "turn.delta", {"text": "so"}))
+        await send_to_group(1, envelope(1, 1, "turn.delta", {"turn_id": 1, "offset": 0, "text": "so"}))
         return "carried on"  # a runner whose cancel was lost speaks on to the end of its debate
 
     with pytest.raises(asyncio.CancelledError):
