@@ -142,7 +142,7 @@ def without_superseded(messages: list[dict]) -> list[dict]:
             key, offset = (delta[0], message["seq"]), delta[1]
             if key in earliest_later and earliest_later[key] <= offset:
                 continue
-            earliest_later[key] = min(offset, earliest_later.get(key, offset))
+            earliest_later[key] = offset  # lower than any after it, or it would have been skipped
         kept.append(message)
     kept.reverse()
     return kept
