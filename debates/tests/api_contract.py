@@ -31,19 +31,20 @@ def seed_rows(model: LLMModel, *, owner) -> None:
     # DELETE has debates of its own: in a run of every operation against one database (the live run) it would
     # otherwise delete the debates that start, cancel and resume come to after it. Made first, so that they
     # have the small ids that schemathesis tries for itself (1) on a fresh database.
-    SEEDED["to_delete"][:] = _debates(model, owner)
-    SEEDED["debates"][:] = _debates(model, owner)
+    SEEDED["to_delete"][:] = _debates(model, _each_state(owner))
+    SEEDED["debates"][:] = _debates(model, _each_state(owner))
     # Start and resume have a draft and a failed debate that nothing else touches (cancel would end the draft
     # first in some runs): the live run checks that the debates its requests launched ran, so some must launch.
-    SEEDED["to_launch"][:] = _debates(model, owner, [DebateStatus.DRAFT, DebateStatus.FAILED])
+    SEEDED["to_launch"][:] = _debates(model, [(DebateStatus.DRAFT, owner), (DebateStatus.FAILED, owner)])
 
 
-def _debates(model: LLMModel, owner, statuses: list[str] | None = None) -> list[int]:
-    if statuses is not None:
-        states = [(status, owner) for status in statuses]
-    else:
-        states = [(status, owner) for status in (DebateStatus.DRAFT, DebateStatus.COMPLETED, DebateStatus.FAILED,
-                                                 DebateStatus.RUNNING)] + [(DebateStatus.DRAFT, UserFactory())]
+def _each_state(owner) -> list[tuple[str, object]]:
+    """(status, creator) of debates worth a different answer each: owner's in each state, someone else's draft."""
+    return [(status, owner) for status in (DebateStatus.DRAFT, DebateStatus.COMPLETED, DebateStatus.FAILED,
+                                           DebateStatus.RUNNING)] + [(DebateStatus.DRAFT, UserFactory())]
+
+
+def _debates(model: LLMModel, states: list[tuple[str, object]]) -> list[int]:
     ids = []
     for status, created_by in states:
         debate = SeatFactory(model=model, debate__judge_model=model, debate__status=status,
