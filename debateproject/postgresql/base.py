@@ -5,7 +5,7 @@ sends a `SELECT 1` before the first query of each call: three of the fourteen ro
 0.25 ms each (bench/bench_concurrent.py, docs/PERFORMANCE.md). The check is there for a connection that died while
 it sat idle: a server restart, a proxy's or a firewall's idle timeout. A connection whose last call used it and
 ended without a database error less than FRESH_FOR seconds ago is taken as it is: no server restarts that fast,
-and a connection cut in that moment fails its next query exactly as it would fail one sent right after the check.
+and a connection cut in that moment fails its next query, as it would if it were cut right after a check.
 A call that did hit a database error, or a connection idle for longer, is checked as Django checks it.
 """
 import time
@@ -34,7 +34,3 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self.connection is not None and time.monotonic() - self.answered_at < FRESH_FOR:
             self.health_check_done = True
         super().close_if_health_check_failed()
-
-    def connect(self):
-        super().connect()
-        self.answered_at = float("-inf")  # a new connection is checked by being made; the stamp was the old one's
