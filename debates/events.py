@@ -23,6 +23,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 
 from debates.models import Debate, Turn
+from debates.row_writes import Writes, write_fenced
 
 logger = logging.getLogger("debates.events")
 # The in-memory channel layer drops messages past its capacity without a word, so deltas are batched.
@@ -78,10 +79,11 @@ class EventStream:
         self.listener = listener  # e.g. the terminal of `run_debate`
         self.token = token  # the runner's lease; "" for a one-off event from outside a runner
 
-    async def emit(self, event_type: str, payload: dict, change: Change | None = None,
+    async def emit(self, event_type: str, payload: dict, change: Change | Writes | None = None,
                    debate_fields: dict | None = None) -> dict:
         """Commit `change` with the next seq, then publish the event: both, or neither. `debate_fields` are set on
-        the debate's row by the statement that numbers the event (a statement fewer than a `change` writing them).
+        the debate's row by the statement that numbers the event (a statement fewer than a `change` writing them);
+        a change given as Writes is sent with that statement (debates.row_writes).
         A cancel that lands while the commit runs in its worker thread waits for the commit and its publication,
         so the seq a watcher sees next is always the next one. LeaseLost when the write is no longer ours to make."""
         work = asyncio.ensure_future(self._emit(event_type, payload, change, debate_fields))
@@ -91,7 +93,8 @@ class EventStream:
             await asyncio.wait({work})
             raise
 
-    async def _emit(self, event_type: str, payload: dict, change: Change | None, debate_fields: dict | None) -> dict:
+    async def _emit(self, event_type: str, payload: dict, change: Change | Writes | None,
+                    debate_fields: dict | None) -> dict:
         seq = self.seq + 1
         added = await database_sync_to_async(_commit)(self.debate_id, seq, change, self.token, debate_fields)
         self.seq = seq
@@ -126,25 +129,37 @@ class EventStream:
                              event["type"], event["seq"])
 
 
-def _commit(debate_id: int, seq: int, change: Change | None, token: str = "",
+def _commit(debate_id: int, seq: int, change: Change | Writes | None, token: str = "",
             debate_fields: dict | None = None) -> dict | None:
+    fence = _fence_statement(debate_id, seq, token, debate_fields or {})
+    if isinstance(change, Writes):  # the fence and the rows: on PostgreSQL, one statement
+        added = write_fenced(fence, change)
+        if added is None:
+            raise _lost(debate_id, seq)
+        return added
     if change is None:  # the numbering statement alone: atomic by itself, without a BEGIN and a COMMIT around it
-        _fence(debate_id, seq, token, debate_fields)
+        _fence(debate_id, seq, fence)
         return None
     with transaction.atomic():
-        _fence(debate_id, seq, token, debate_fields)  # first: when it fails, the change never runs
+        _fence(debate_id, seq, fence)  # first: when it fails, the change never runs
         added = change()
     return added if isinstance(added, dict) else None
 
 
-def _fence(debate_id: int, seq: int, token: str, debate_fields: dict | None) -> None:
+def _fence(debate_id: int, seq: int, fence: tuple[str, list]) -> None:
     """Compare and set: the previous seq must be the one we numbered from, and a runner must still hold the lease.
     Otherwise nothing is written and the writer stops."""
-    if not _advance_seq(debate_id, seq, token, debate_fields or {}):
-        raise LeaseLost(f"debate {debate_id}: event {seq} is not ours to write (another runner holds it)")
+    with connection.cursor() as cursor:
+        cursor.execute(*fence)
+        if cursor.rowcount != 1:
+            raise _lost(debate_id, seq)
 
 
-def _advance_seq(debate_id: int, seq: int, token: str, debate_fields: dict) -> bool:
+def _lost(debate_id: int, seq: int) -> LeaseLost:
+    return LeaseLost(f"debate {debate_id}: event {seq} is not ours to write (another runner holds it)")
+
+
+def _fence_statement(debate_id: int, seq: int, token: str, debate_fields: dict) -> tuple[str, list]:
     """Debate.objects.filter(pk=debate_id, last_seq=seq - 1[, runner_token=token]).update(last_seq=seq,
     **debate_fields), written as SQL: it runs at every numbered event, and the ORM took 0.2 ms to compile it,
     eight times what running it takes (bench/bench_concurrent.py)."""
@@ -158,9 +173,7 @@ def _advance_seq(debate_id: int, seq: int, token: str, debate_fields: dict) -> b
               debate_id, seq - 1]
     if token:
         sql, params = f"{sql} AND {token_column} = %s", [*params, token]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount == 1
+    return sql, params
 
 
 def _append(turn_id: int, text: str, token: str) -> bool:

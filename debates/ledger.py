@@ -9,6 +9,7 @@ debate over loads them afresh.
 from dataclasses import dataclass, field, replace
 
 from debates.models import Debate, Seat
+from debates.row_writes import RowWrite
 
 
 @dataclass
@@ -30,15 +31,15 @@ class Ledger:
 
     def with_turn(self, seat_id: int, cost_usd: float | None) -> "Ledger":
         """The ledger once a completed turn's cost (None: it could not be priced) is counted on its seat and the
-        debate. Written by that turn's commit: save_seat() in it, debate_fields() with its seq."""
+        debate. Written by that turn's commit: seat_row() in it, debate_fields() with its seq."""
         spent, unpriced = self.seats[seat_id]
         cost, unpriced_now = cost_usd or 0.0, int(cost_usd is None)
         return replace(self, spent_usd=self.spent_usd + cost, unpriced_calls=self.unpriced_calls + unpriced_now,
                        seats={**self.seats, seat_id: (spent + cost, unpriced + unpriced_now)})
 
-    def save_seat(self, seat_id: int) -> None:
+    def seat_row(self, seat_id: int) -> RowWrite:
         spent, unpriced = self.seats[seat_id]
-        Seat.objects.filter(pk=seat_id).update(spent_usd=spent, unpriced_calls=unpriced)
+        return RowWrite.update(Seat, seat_id, spent_usd=spent, unpriced_calls=unpriced)
 
     def debate_fields(self) -> dict:
         return {"spent_usd": self.spent_usd, "unpriced_calls": self.unpriced_calls}

@@ -19,6 +19,7 @@ from debates.models import (
 )
 from debates.leases import lease_expired, this_process
 from debates.ledger import Ledger
+from debates.row_writes import RowWrite, Writes
 from debates.prompts import CriterionView, SeatView, SpokenTurn, seat_messages
 from debates.snapshot import turn_dict, verdict_dict
 from providers.llm import gateway
@@ -211,25 +212,22 @@ class DebateRunner:
             raise DebateStopped(str(over)) from None
 
     async def _start_turn(self, plan: DebatePlan, seat: Seat, round_number: int) -> Turn:
-        holder: list[Turn] = []
         existing = plan.unfinished.get((seat.pk, round_number))
+        # A retried turn rewrites its row: there is exactly one turn per seat and round. The lease fences writers,
+        # so the rows the plan read are all there are (update_or_create took six statements: a locking read, an
+        # insert and two savepoints).
+        turn = Turn(pk=existing, seat=seat, round=round_number, debate_id=self.debate_id,
+                    status=TurnStatus.STREAMING, started_at=timezone.now())
+        turn._state.adding, turn._state.db = False, "default"  # saved by the event's commit, not by turn.save()
 
-        def reset() -> dict:
-            # A retried turn rewrites its row: there is exactly one turn per seat and round. One statement, where
-            # update_or_create took six (a locking read, an insert and two savepoints): the lease fences writers,
-            # so the rows the plan read are all there are.
-            fields = {"debate_id": self.debate_id, "status": TurnStatus.STREAMING, "text": "", "error_kind": "",
-                      "error_message": "", "started_at": timezone.now(), "completed_at": None,
-                      "prompt_tokens": None, "completion_tokens": None, "latency_ms": None, "cost_usd": None,
-                      "answered_by": "", "answered_by_model": None, "fallback_reason": ""}
-            turn = Turn(pk=existing, seat=seat, round=round_number, **fields)
-            turn.save(force_insert=existing is None, force_update=existing is not None)
-            holder.append(turn)
+        def started(ids: list[int]) -> dict:
+            turn.pk = existing if existing is not None else ids[0]
             return {"turn": turn_dict(turn)}
 
         await self.events.emit("turn.started", {"seat_id": seat.pk, "round": round_number,
-                                                "display_name": seat.display_name}, reset)
-        return holder[0]
+                                                "display_name": seat.display_name},
+                               Writes([RowWrite.save(turn, insert=existing is None)], then=started))
+        return turn
 
     async def _complete_turn(self, turn: Turn, answer: gateway.Answer) -> None:
         result = answer.result
@@ -239,12 +237,8 @@ class DebateRunner:
         turn.answered_by_model, turn.fallback_reason = answer.model, answer.fallback_reason
 
         counted = self.ledger.with_turn(turn.seat_id, turn.cost_usd)
-
-        def save() -> None:
-            turn.save()
-            counted.save_seat(turn.seat_id)
-
-        await self.events.emit("turn.completed", {**turn_dict(turn), "spend": counted.spend()}, save,
+        await self.events.emit("turn.completed", {**turn_dict(turn), "spend": counted.spend()},
+                               Writes([RowWrite.save(turn, insert=False), counted.seat_row(turn.seat_id)]),
                                debate_fields=counted.debate_fields())
         self.ledger = counted  # once the rows hold it
 

@@ -9,12 +9,13 @@ import pytest
 from asgiref.sync import SyncToAsync
 from django.core.management import call_command
 from django.test import override_settings
+from django.utils import timezone
 
 from providers.llm import gateway
 from providers.llm.factory import aclient_for, client_for
 from providers.llm.litellm_client import LiteLLMClient
 from providers.llm.openai_client import OpenAIClient
-from providers.models import GatewaySetting, LLMModel, ModelFallback
+from providers.models import GatewaySetting, LLMModel, ModelFallback, Provider
 from providers.tests.factories import LLMModelFactory
 from providers.tests.subprocess_env import current_database_url
 
@@ -198,3 +199,23 @@ def test_a_turns_read_of_its_row_brings_the_flag_and_only_the_usable_fallbacks(d
     assert row.answer_chain() == [model, backup]  # the disabled fallback is skipped
     with_chain = LLMModel.objects.with_answer_chain().get(pk=model.pk)
     assert (with_chain.fetched_backend, with_chain.answer_chain()) == (row.fetched_backend, row.answer_chain())
+
+
+@pytest.mark.django_db
+def test_a_turns_read_of_its_row_gives_every_field_as_the_orm_reads_it():
+    """Its SQL is written by hand: each value must come back as the model holds it (JSON, times, empty booleans)."""
+    model = LLMModelFactory(extra_params={"top_p": 0.9, "stop": ["\n\n"]}, structured_output=None,
+                            timeout_seconds=12.5, max_retries=1, last_check_ok=False, last_check_latency_ms=40,
+                            last_checked_at=timezone.now(), last_check_error="refused")
+
+    row, orm = LLMModel.objects.get_with_answer_chain(model.pk), LLMModel.objects.select_related("provider").get(
+        pk=model.pk)
+
+    for field in LLMModel._meta.concrete_fields:
+        assert getattr(row, field.attname) == getattr(orm, field.attname), field.name
+    for field in Provider._meta.concrete_fields:
+        assert getattr(row.provider, field.attname) == getattr(orm.provider, field.attname), field.name
+    assert row.extra_params["stop"] == ["\n\n"] and row.structured_output is None and row.last_check_ok is False
+    assert row.has_fallbacks is False and not row._state.adding and row.provider.pk == model.provider_id
+    with pytest.raises(LLMModel.DoesNotExist):
+        LLMModel.objects.get_with_answer_chain(model.pk + 1000)
