@@ -42,9 +42,8 @@ class RowWrite:
         return db.ops.quote_name(meta.db_table), db.ops.quote_name(meta.pk.column)
 
 
-# What a write's shape makes of its statement, kept since shapes never change: by database vendor, model, fields.
+# A write's quoted columns, kept since its shape never changes: by database vendor, model and fields.
 _QUOTED: dict[tuple, list[str]] = {}
-_CASTS: dict[tuple, str] = {}
 
 
 def _quoted(db: BaseDatabaseWrapper, model: type[models.Model], names: tuple[str, ...]) -> list[str]:
@@ -52,17 +51,6 @@ def _quoted(db: BaseDatabaseWrapper, model: type[models.Model], names: tuple[str
     if key not in _QUOTED:
         _QUOTED[key] = [db.ops.quote_name(model._meta.get_field(name).column) for name in names]
     return _QUOTED[key]
-
-
-def _casts(db: BaseDatabaseWrapper, model: type[models.Model], names: tuple[str, ...]) -> str:
-    """`CAST(%s AS <column type>)` for each value, for PostgreSQL, where an INSERT's SELECT list gives a value no
-    type of its own (a NULL would be text). A varchar is cast as text: cast to varchar(n), a longer value would be
-    cut without a word, where the INSERT refuses it."""
-    key = (db.vendor, model, names)
-    if key not in _CASTS:
-        types = [model._meta.get_field(name).db_type(db) for name in names]
-        _CASTS[key] = ", ".join(f"CAST(%s AS {'text' if kind.startswith('varchar') else kind})" for kind in types)
-    return _CASTS[key]
 
 
 @dataclass(frozen=True)
@@ -90,8 +78,9 @@ def _in_one_statement(db: BaseDatabaseWrapper, fence: tuple[str, list], rows: li
     for number, row in enumerate(rows):
         (table, pk), (columns, values) = row.target(db), row.columns(db)
         if row.pk is None:
+            # An INSERT's SELECT takes its values' types from the columns (a NULL, a parameter of no set type).
             parts.append(f"w{number} AS (INSERT INTO {table} ({', '.join(columns)}) "
-                         f"SELECT {_casts(db, row.model, tuple(row.values))} FROM fence RETURNING {pk})")
+                         f"SELECT {', '.join(['%s'] * len(columns))} FROM fence RETURNING {pk})")
             params += values
             inserted.append(f"(SELECT {pk} FROM w{number})")
         else:

@@ -1,5 +1,6 @@
 """A turn's rows are written by the statement that numbers its event: with the seq and the lease, or not at all, on
 every backend; on PostgreSQL the event and its rows are one statement, one round trip."""
+import psycopg
 import pytest
 from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -80,3 +81,23 @@ def test_on_postgresql_a_value_too_long_for_its_column_is_refused_not_cut(seat):
         _commit(seat.debate_id, 5, Writes([RowWrite.save(started(seat, answered_by="m" * 201), insert=True)]), "ours")
 
     assert not Turn.objects.exists() and Debate.objects.get(pk=seat.debate_id).last_seq == 4
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_the_statement_holds_with_server_side_binding_too():
+    """A deployment may turn it on (OPTIONS): each value is then a typed parameter, a NULL one included."""
+    seat = SeatFactory(debate=DebateFactory(runner_token="ours", last_seq=4))
+    options = connection.settings_dict["OPTIONS"]
+    connection.close()
+    options["server_side_binding"] = True
+    try:
+        _commit(seat.debate_id, 5, Writes([RowWrite.save(started(seat), insert=True),
+                                           RowWrite.update(Seat, seat.pk, spent_usd=0.5, unpriced_calls=1)]), "ours")
+        assert not isinstance(connection.cursor().cursor, psycopg.ClientCursor)  # the values went as parameters
+    finally:
+        connection.close()
+        del options["server_side_binding"]
+
+    turn = Turn.objects.get(debate_id=seat.debate_id)
+    assert (turn.prompt_tokens, turn.status, Seat.objects.get(pk=seat.pk).unpriced_calls) == (None, "streaming", 1)
