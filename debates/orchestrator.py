@@ -218,7 +218,6 @@ class DebateRunner:
         # insert and two savepoints).
         turn = Turn(pk=existing, seat=seat, round=round_number, debate_id=self.debate_id,
                     status=TurnStatus.STREAMING, started_at=timezone.now())
-        turn._state.adding, turn._state.db = False, "default"  # saved by the event's commit, not by turn.save()
 
         def started(ids: list[int]) -> dict:
             turn.pk = existing if existing is not None else ids[0]
