@@ -82,3 +82,28 @@ def _rename_models(debate: Debate, name: str, tier: str | None = None) -> None:
     if tier:
         model.pricing_tier = tier
     model.save()
+
+
+@pytest.mark.parametrize("name", ["gpt-4o", "in-no-price-list"])
+async def test_a_free_row_leaves_the_price_of_a_paid_row_of_the_same_model_alone(debate_on, openai_server, name):
+    # A free-tier account and a paid one of the same model: the free row's calls cost 0, and must not make the
+    # paid row's calls cost 0 too (in LiteLLM's process-wide price map, say) or hide that its price is unknown.
+    openai_server.responder = respond
+    free = await make(debate_on, openai_server, rounds=1)
+    await database_sync_to_async(_rename_models)(free, name, tier=PricingTier.FREE)
+    await run(free.pk)
+    paid = await make(debate_on, openai_server, rounds=1)
+    await database_sync_to_async(_rename_models)(paid, name, tier=PricingTier.STANDARD)
+
+    await run(paid.pk)
+
+    assert [t.cost_usd async for t in Turn.objects.filter(debate_id=free.pk)] == [0.0, 0.0]
+    costs = [t async for t in Turn.objects.filter(debate_id=paid.pk)]
+    if name == "gpt-4o":
+        litellm = load_litellm()
+        assert [t.cost_usd for t in costs] == [pytest.approx(sum(litellm.cost_per_token(
+            model="openai/gpt-4o", prompt_tokens=t.prompt_tokens, completion_tokens=t.completion_tokens)))
+            for t in costs] and all(t.cost_usd > 0 for t in costs)
+    else:
+        assert [t.cost_usd for t in costs] == [None, None]
+        assert (await Debate.objects.aget(pk=paid.pk)).unpriced_calls == 3

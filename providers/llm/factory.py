@@ -36,7 +36,7 @@ def build_client(model: LLMModel, backend: str) -> BaseLLMClient:
 
     if model.costs_nothing:
         kwargs["extra_params"] = {**ZERO_PRICES, **extra}
-    return LiteLLMClient(model=model.litellm_model_name, zero_priced=model.costs_nothing, **kwargs)
+    return LiteLLMClient(model=model.litellm_model_name, zero_priced=route in _OLLAMA_ROUTES, **kwargs)
 
 
 # A client built for a caller outside the gateway (Test connection, pre-flight) has its address checked here; the

@@ -42,7 +42,10 @@ class LiteLLMClient(BaseLLMClient):
 
     def __init__(self, *, zero_priced: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.zero_priced = zero_priced  # a free or local row: LiteLLM must never look its price up
+        # An Ollama row, free by definition: in LiteLLM's price map at 0, or LiteLLM's own price lookup asks a
+        # server for the model. A free row of a cloud model must not be put there: the map is the process's,
+        # and a paid row of the same model is priced by it. Its per-call prices (ZERO_PRICES) are enough.
+        self.zero_priced = zero_priced
 
     async def _prepare(self) -> None:
         if _litellm is None:

@@ -8,14 +8,19 @@ from pathlib import Path
 
 from providers.models import LLMModel
 
-# LiteLLM takes these per call, and in its price map: its own bookkeeping (cost logging, streamed usage,
-# model info) then finds the model priced at 0 and never looks it up (for Ollama names: by a POST to /api/show).
+# LiteLLM takes these per call (every free row's), and in its price map (Ollama rows': register_zero_prices): its
+# own bookkeeping (cost logging, streamed usage, model info) then finds the model priced at 0 and never looks it
+# up (for Ollama names: by a POST to /api/show).
 ZERO_PRICES = {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
 _registered: set[str] = set()
+# Names LiteLLM cannot price. Its map changes only by register_zero_prices, for Ollama names, which only free rows
+# have (call_cost never looks them up), so the answer holds for the process; finding it out walks LiteLLM's name
+# generalizations, a millisecond at every call of such a row.
+_unpriced: set[str] = set()
 
 
 def register_zero_prices(litellm: object, model_name: str) -> None:
-    """Put a free or local model in LiteLLM's price map at 0, once per process and model name. Written into the
+    """Put an Ollama model in LiteLLM's price map at 0, once per process and model name. Written into the
     map directly: `litellm.register_model` first looks the model up itself, and for an Ollama name that lookup is
     the very request to OLLAMA_API_BASE (or localhost:11434) /api/show this avoids."""
     if model_name in _registered:
@@ -29,14 +34,16 @@ def call_cost(model: LLMModel, prompt_tokens: int | None, completion_tokens: int
     """USD for these tokens at the row's prices; None (unknown, never 0) when the tokens or the price are unknown."""
     if model.costs_nothing:
         return 0.0
-    if prompt_tokens is None or completion_tokens is None:
+    name = model.litellm_model_name
+    if prompt_tokens is None or completion_tokens is None or name in _unpriced:
         return None
     from providers.llm.litellm_client import load_litellm  # prices ship with LiteLLM; the import is lazy
 
     try:
         prompt_cost, completion_cost = load_litellm().cost_per_token(
-            model=model.litellm_model_name, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+            model=name, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
     except Exception:  # noqa: BLE001 - LiteLLM raises several kinds for a model it cannot price
+        _unpriced.add(name)
         return None
     return prompt_cost + completion_cost
 
