@@ -15,7 +15,7 @@ ZERO_PRICES = {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
 _registered: set[str] = set()
 # Names LiteLLM cannot price. Its map changes only by register_zero_prices, for Ollama names, which only free rows
 # have (call_cost never looks them up), so the answer holds for the process; finding it out walks LiteLLM's name
-# generalizations, a millisecond at every call of such a row.
+# generalizations, 0.1 ms or more at every call of such a row.
 _unpriced: set[str] = set()
 
 
