@@ -12,7 +12,7 @@ from providers.models import Backend, LLMModel
 # Providers whose legacy SDK client still exists; everything else is LiteLLM only.
 LEGACY_CLIENTS = {"anthropic": "providers.llm.anthropic_client.AnthropicClient",
                   "openai": "providers.llm.openai_client.OpenAIClient"}
-# Routes that always want some key, even from a local server that ignores it.
+# Routes whose public address wants a key named in admin (their clients would read OPENAI_API_KEY for any server).
 _KEY_PLACEHOLDER_ROUTES = {"openai", "hosted_vllm"}
 _OLLAMA_ROUTES = {"ollama", "ollama_chat"}
 
@@ -59,14 +59,17 @@ def _api_key(model: LLMModel) -> str | None:
             f"the environment variable {name} that should hold the API key is not set",
             model=model.litellm_model_name,
         )
+    if key is None and model.effective_api_base:
+        # A server of the row's own that needs no key. Never None: LiteLLM and the SDKs would then send it the key
+        # they read from the environment for the route (ANTHROPIC_API_KEY, OPENROUTER_API_KEY, ...), which is
+        # the provider's. Local OpenAI-compatible servers ignore the placeholder; the SDK insists on one.
+        return NO_KEY
     if key is None and model.provider.litellm_provider in _KEY_PLACEHOLDER_ROUTES:
-        if not model.effective_api_base:
-            raise LLMConfigurationError(
-                "no key variable is configured for this provider; name one in admin",
-                model=model.litellm_model_name,
-            )
-        key = NO_KEY  # local OpenAI-compatible servers ignore it but the SDK insists
-    return key
+        raise LLMConfigurationError(
+            "no key variable is configured for this provider; name one in admin",
+            model=model.litellm_model_name,
+        )
+    return key  # None for a provider's public address: LiteLLM reads the route's own variable
 
 
 def _legacy_class(model: LLMModel) -> type[BaseLLMClient]:
