@@ -8,7 +8,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from providers.validators import validate_api_base, validate_key_env_var, validate_litellm_provider
+from providers.validators import (
+    validate_api_base, validate_extra_params, validate_key_env_var, validate_litellm_provider,
+)
 
 
 class PricingTier(models.TextChoices):
@@ -181,8 +183,9 @@ class LLMModel(models.Model):
         help_text="Bind the judge's reply to the verdict's JSON schema (response_format). Unknown: decided by the "
         "route (yes for " + ", ".join(sorted(STRUCTURED_OUTPUT_ROUTES)) + "); choose No for a server that refuses it.")
     extra_params = models.JSONField(
-        "extra LiteLLM parameters", default=dict, blank=True,
-        help_text='Passed to every call, e.g. {"top_p": 0.9}.',
+        "extra LiteLLM parameters", default=dict, blank=True, validators=[validate_extra_params],
+        help_text='Passed to every call, e.g. {"top_p": 0.9}. Not what the other fields set (API base, key, '
+        'timeouts, retries), and no secrets.',
     )
     enabled = models.BooleanField(default=True)
 

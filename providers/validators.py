@@ -204,3 +204,39 @@ def validate_key_env_var(value: str) -> None:
         raise ValidationError(
             f"{value} holds the application's own configuration and cannot be sent to a provider."
         )
+
+
+# What the row's own fields and the gateway set on every call. In extra parameters they would go around them:
+# `base_url` replaces the checked API base, `api_key` the key variable, `client` our clients that refuse redirects;
+# the timeouts and retries are the row's fields; `mock_response` would make up the model's answer.
+RESERVED_PARAMS = frozenset({
+    "model", "messages", "stream", "stream_options", "api_base", "base_url", "api_key", "client",
+    "custom_llm_provider", "timeout", "stream_timeout", "request_timeout", "max_retries", "num_retries",
+    "drop_params", "fallbacks", "context_window_fallback_dict", "mock_response", "mock_tool_calls", "mock_timeout",
+    "litellm_logging_obj",
+})
+_SECRET_PARAM = re.compile(r"secret|password|credential|api_key|access_key|(^|_)token$", re.IGNORECASE)
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"})
+
+
+def extra_params_problem(value: object) -> str | None:
+    """Why `value` cannot be a row's extra LiteLLM parameters, or None. Checked in admin and again at call time,
+    for a row saved before the check existed."""
+    if not isinstance(value, dict):
+        return 'Enter a JSON object of parameter names and values, for example {"top_p": 0.9}.'
+    if reserved := sorted(name for name in value if name in RESERVED_PARAMS):
+        return (f"{', '.join(reserved)}: set by the row's own fields (API base, key variable, timeouts, retries) "
+                "or by the app on every call, never here.")
+    secret = sorted(name for name in value if _SECRET_PARAM.search(name))
+    for headers in (value.get("extra_headers"), value.get("headers")):
+        if isinstance(headers, dict):
+            secret += sorted(f"the {name} header" for name in headers if name.lower() in _CREDENTIAL_HEADERS)
+    if secret:
+        return (f"{', '.join(secret)}: would keep a secret in the database. Secrets live only in environment "
+                "variables: name the key's variable in the key variable field.")
+    return None
+
+
+def validate_extra_params(value: object) -> None:
+    if problem := extra_params_problem(value):
+        raise ValidationError(problem, code="extra_params")

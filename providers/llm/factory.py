@@ -8,6 +8,7 @@ from providers.llm.guard import acheck_api_base, check_api_base
 from providers.llm.http import NO_KEY
 from providers.llm.pricing import ZERO_PRICES
 from providers.models import Backend, LLMModel
+from providers.validators import extra_params_problem
 
 # Providers whose legacy SDK client still exists; everything else is LiteLLM only.
 LEGACY_CLIENTS = {"anthropic": "providers.llm.anthropic_client.AnthropicClient",
@@ -24,6 +25,9 @@ def call_settings(model: LLMModel) -> CallSettings:
 def build_client(model: LLMModel, backend: str) -> BaseLLMClient:
     route = model.provider.litellm_provider
     api_key = _api_key(model)
+    if problem := extra_params_problem(model.extra_params or {}):  # a row saved before admin checked them
+        raise LLMConfigurationError(f"the model's extra parameters cannot be used: {problem}",
+                                    model=model.litellm_model_name)
     extra = dict(model.extra_params or {})
     if route in _OLLAMA_ROUTES:
         # Ollama silently cuts prompts at 2048 tokens unless told the context size.
