@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
 SCHEMA_NAME = "debate_verdict"
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
@@ -37,12 +37,22 @@ def _not_blank(text: str) -> str:
 Said = Annotated[str, AfterValidator(_not_blank)]
 
 
+def _not_a_boolean(value: object) -> object:
+    # Pydantic reads true as 1 and false as 0 where a number is asked for: a score the judge never gave.
+    if isinstance(value, bool):
+        raise ValueError("must be a number from 0 to 10, not true or false")
+    return value
+
+
+Score = Annotated[float, BeforeValidator(_not_a_boolean)]
+
+
 class CriterionScoreReply(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Reasoning before the score: a model that writes its reasons first scores by them.
     reasoning: Said = Field(description="Why this speaker earned this score on this criterion.")
-    score: float = Field(ge=0, le=10, description="From 0 (no case at all) to 10 (outstanding).")
+    score: Score = Field(ge=0, le=10, description="From 0 (no case at all) to 10 (outstanding).")
 
 
 @lru_cache(maxsize=256)

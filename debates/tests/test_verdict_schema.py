@@ -54,6 +54,9 @@ def test_a_matching_reply_parses_even_inside_a_code_fence():
     ({"summary": "  "}, "summary: Value error, must not be empty"),
     ({"scores": {label: scored(11) for label in LABELS}}, "scores.A.logic.score: Input should be less "
                                                           "than or equal to 10"),
+    # Not a score the judge gave (pydantic alone would read them as 1 and 0).
+    ({"scores": {label: scored(True) for label in LABELS}}, "scores.A.logic.score: Value error, must be a number"),
+    ({"scores": {label: scored(False) for label in LABELS}}, "scores.A.logic.score: Value error, must be a number"),
 ])
 def test_a_reply_that_does_not_match_says_where(changes, problem):
     with pytest.raises(InvalidVerdict) as refused:
