@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from debateproject.ids import parse_id
 from debates import services
 from debates.events import live_text
 from debates.formats import DEFAULT_FORMAT
@@ -33,13 +34,13 @@ DEBATES_PER_PAGE = 30
 def debate_list(request: HttpRequest) -> HttpResponse:
     """Every debate, newest first; `?model=ID` those a model argued or judged in (the leaderboard links here),
     `?tag=NAME` those with a topic tag."""
-    debates, model, tag = Debate.objects.with_listing(), request.GET.get("model", ""), request.GET.get("tag", "")
-    if model.isdigit():
+    debates, model, tag = Debate.objects.with_listing(), parse_id(request.GET.get("model")), request.GET.get("tag", "")
+    if model is not None:
         debates = debates.filter(Q(seats__model_id=model) | Q(judge_model_id=model) | Q(panel__model_id=model))
     if tag:
         debates = debates.filter(tags__name=tag)
     page = Paginator(debates.distinct(), DEBATES_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "debates/list.html", {"page": page, "model_id": model if model.isdigit() else "",
+    return render(request, "debates/list.html", {"page": page, "model_id": model or "",
                                                  "tag": tag})
 
 

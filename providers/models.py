@@ -8,6 +8,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from debateproject.ids import parse_id
 from providers.validators import (
     validate_api_base, validate_extra_params, validate_key_env_var, validate_litellm_provider,
 )
@@ -153,7 +154,7 @@ class LLMModelQuerySet(models.QuerySet):
         """A usable model by id, by "provider/model name" or by model name alone, for commands."""
         models = self.usable()
         if ref.isdigit():
-            found = list(models.filter(pk=int(ref)))
+            found = list(models.filter(pk=parse_id(ref) or 0))  # "²" or a number past any id: no such row
         else:
             found = [m for m in models.filter(model_name=ref.split("/", 1)[-1]) if ref in (m.model_name, m.litellm_model_name)]
         if len(found) != 1:

@@ -4,6 +4,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from debateproject.ids import parse_id
 from debates.models import Debate, DebateStatus
 from debates.prompts import speaker_label
 from debates.services import DebateError
@@ -42,7 +43,7 @@ def blind_vote(request: HttpRequest, debate_id: int) -> HttpResponse:
         choice = VoteChoice.SEAT if seat else request.POST.get("choice", "")
         try:
             vote_cast(debate_id=debate_id, user=request.user, choice=choice,
-                      seat_id=int(seat) if seat and seat.isdigit() else None, blind=True)
+                      seat_id=parse_id(seat), blind=True)
         except DebateError as problem:
             error = " ".join([problem.message, *(m for ms in problem.errors.values() for m in ms)])
         else:

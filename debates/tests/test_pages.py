@@ -404,3 +404,12 @@ def test_the_form_says_which_models_lack_their_key_and_preselects_one_that_can_a
 
     assert "Cloud · " in page and "(needs NO_SUCH_KEY_FOR_TESTS)" in page
     assert f'<option value="{local.pk}" selected>' in page
+
+
+@pytest.mark.parametrize("model", ["%C2%B2", "99999999999999999999", "0", "-3", "abc"])
+def test_a_model_filter_that_names_no_model_shows_every_debate_not_an_error(admin_client, model):
+    make_debate(topic="Tea beats coffee")
+
+    response = admin_client.get(f"/?model={model}")  # "²" is a digit to str.isdigit, not to int
+
+    assert response.status_code == 200 and "Tea beats coffee" in response.content.decode()

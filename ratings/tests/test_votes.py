@@ -76,3 +76,14 @@ def test_the_blind_page_hides_names_and_models_until_the_vote(client, finished, 
     assert response.status_code == 302 and response["Location"].endswith(f"/debates/{finished.pk}/#vote")
     cast = Vote.objects.get(user=person)
     assert cast.blind and cast.seat == seat
+
+
+@pytest.mark.parametrize("seat", ["\u00b2", "99999999999999999999", "-1"])
+def test_a_blind_vote_for_a_seat_that_cannot_be_one_is_refused_on_the_page(client, finished, django_user_model,
+                                                                         seat):
+    client.force_login(django_user_model.objects.create_user("cy", password="pw-pw-pw-pw"))
+
+    response = client.post(f"/debates/{finished.pk}/vote/", {"seat": seat})
+
+    assert response.status_code == 200 and 'class="form-errors" role="alert"' in response.content.decode()
+    assert not Vote.objects.exists()
