@@ -339,16 +339,23 @@ def debate_mark_started(*, debate_id: int, by=None) -> Debate:
 
 
 @transaction.atomic
-def debate_mark_resumed(*, debate_id: int, by=None) -> Debate:
+def debate_mark_resumed(*, debate_id: int, by=None, budget_usd=UNCHANGED) -> Debate:
+    """Resumed, with a new budget if one is given: set here, with the rest, so that a resume refused (a debate
+    that cannot resume, a budget that cannot be) changes nothing."""
     debate = _get(debate_id, by=by, lock=True)
     if not debate.can_resume:
         raise DebateStateError(f"This debate is {debate.display_status}; only a failed, cancelled or "
                                "interrupted debate can be resumed.")
+    changed = ["status", "heartbeat_at", "failure_reason", "runner_token", "runner"]
+    if budget_usd is not UNCHANGED:
+        _check_budget(debate_id, budget_usd)
+        debate.budget_usd = budget_usd
+        changed.append("budget_usd")
     # Failed, cancelled or interrupted: no live runner. The lease is freed for the one about to be launched
     # (an interrupted runner that comes back finds it taken and stops: its writes are fenced).
     debate.status, debate.heartbeat_at, debate.failure_reason = DebateStatus.RUNNING, timezone.now(), ""
     debate.runner_token = debate.runner = ""
-    debate.save(update_fields=["status", "heartbeat_at", "failure_reason", "runner_token", "runner"])
+    debate.save(update_fields=changed)
     return debate
 
 
@@ -363,14 +370,13 @@ async def debate_start(*, debate_id: int, by=None) -> Debate:
 
 
 async def debate_resume(*, debate_id: int, by=None, budget_usd=UNCHANGED) -> Debate:
-    """Carry on from the last completed turn: completed turns stay, the cut one is rewritten. A new budget
-    (a float, or None for none) is set first, so a debate stopped by its budget can carry on with a higher one."""
-    if budget_usd is not UNCHANGED:
-        await database_sync_to_async(debate_set_budget)(debate_id=debate_id, budget_usd=budget_usd, by=by)
+    """Carry on from the last completed turn: completed turns stay, the cut one is rewritten. With a new budget
+    (a float, or None for none) the pre-flight checks the debate against it, so a debate stopped by its budget can
+    carry on with a higher one; it is saved only as the debate resumes."""
     debate = await database_sync_to_async(_get)(debate_id, by=by)
     if debate.can_resume:
-        await debate_preflight(debate_id=debate_id)
-    debate = await database_sync_to_async(debate_mark_resumed)(debate_id=debate_id, by=by)
+        await debate_preflight(debate_id=debate_id, budget_usd=budget_usd)
+    debate = await database_sync_to_async(debate_mark_resumed)(debate_id=debate_id, by=by, budget_usd=budget_usd)
     tasks.launch(debate.pk)
     return debate
 
@@ -380,20 +386,26 @@ def debate_set_budget(*, debate_id: int, budget_usd: float | None, by=None) -> D
     debate = _get(debate_id, by=by, lock=True)
     if debate.is_active and not debate.is_interrupted:
         raise DebateStateError("This debate is running; its budget can change once it has stopped.")
-    seats, judges, _, _ = _models_and_budget(debate_id)
-    if problem := _budget_problem(budget_usd, [*(seat.model for seat in seats), *judges]):
-        raise DebateValidationError("The budget cannot be set.", errors={"budget_usd": [problem]})
+    _check_budget(debate_id, budget_usd)
     debate.budget_usd = budget_usd
     debate.save(update_fields=["budget_usd"])
     return debate
 
 
+def _check_budget(debate_id: int, budget_usd: float | None) -> None:
+    seats, judges, _, _ = _models_and_budget(debate_id)
+    if problem := _budget_problem(budget_usd, [*(seat.model for seat in seats), *judges]):
+        raise DebateValidationError("The budget cannot be set.", errors={"budget_usd": [problem]})
+
+
 # ---- pre-flight --------------------------------------------------------------------------------
-async def debate_preflight(*, debate_id: int) -> None:
-    """Refuse (422, a reason per seat) to start a debate one of whose models cannot answer: nothing is spent."""
+async def debate_preflight(*, debate_id: int, budget_usd=UNCHANGED) -> None:
+    """Refuse (422, a reason per seat) to start a debate one of whose models cannot answer: nothing is spent.
+    `budget_usd`: the budget it is about to run with, when not the one it has."""
     if errors := await database_sync_to_async(stored_shape_problems)(debate_id):
         raise DebateValidationError("The debate cannot run as it stands.", errors=errors)
-    seats, judges, budget_usd, topic = await database_sync_to_async(_models_and_budget)(debate_id)
+    seats, judges, stored_budget, topic = await database_sync_to_async(_models_and_budget)(debate_id)
+    budget_usd = stored_budget if budget_usd is UNCHANGED else budget_usd
     models = [seat.model for seat in seats]
     # A model that lost its price since the debate was created cannot keep the budget: refused, like a dead one.
     if problem := await database_sync_to_async(_budget_problem)(budget_usd, [*models, *judges]):

@@ -333,6 +333,19 @@ def test_a_resume_with_a_budget_an_unpriced_model_cannot_keep_is_refused(api, mo
 
 
 @lifecycle
+@pytest.mark.parametrize("status", [DebateStatus.COMPLETED, DebateStatus.DRAFT])
+def test_a_refused_resume_leaves_the_budget_it_asked_for_unsaved(api, model_on, openai_server, launched, status):
+    priced = model_on("openai", openai_server, model_name="gpt-4o")
+    debate = make_debate(api.user, priced, status=status, debate__budget_usd=1.0)
+
+    response = api.post(f"/api/debates/{debate.pk}/resume", {"budget_usd": 0.01}, content_type="application/json")
+
+    assert_error(response, 409, "invalid_state")
+    debate.refresh_from_db()
+    assert (debate.status, debate.budget_usd, launched) == (status, 1.0, [])
+
+
+@lifecycle
 def test_it_refuses_to_resume_a_draft(api, model, launched):
     debate = make_debate(api.user, model)
 

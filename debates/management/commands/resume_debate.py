@@ -3,7 +3,7 @@ from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError
 
 from debates.models import Debate
-from debates.services import DebateError, debate_mark_resumed, debate_preflight, debate_set_budget, error_text
+from debates.services import UNCHANGED, DebateError, debate_mark_resumed, debate_preflight, error_text
 from debates.terminal import run_in_foreground
 
 
@@ -17,13 +17,12 @@ class Command(BaseCommand):
         budget.add_argument("--no-budget", action="store_true", help="resume without a budget")
 
     def handle(self, *args, debate_id: int, **options) -> None:
+        budget = options["budget"] if options["budget"] is not None or options["no_budget"] else UNCHANGED
         try:
-            if options["budget"] is not None or options["no_budget"]:
-                debate_set_budget(debate_id=debate_id, budget_usd=options["budget"])
             debate = Debate.objects.filter(pk=debate_id).first()
             if debate is not None and debate.can_resume:  # else resuming says why it cannot, asking no model
-                async_to_sync(debate_preflight)(debate_id=debate_id)
-            debate_mark_resumed(debate_id=debate_id)
+                async_to_sync(debate_preflight)(debate_id=debate_id, budget_usd=budget)
+            debate_mark_resumed(debate_id=debate_id, budget_usd=budget)
         except DebateError as exc:
             raise CommandError(error_text(exc)) from None
         self.stdout.ending = ""  # deltas are printed as they come, not one per line
