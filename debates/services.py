@@ -243,12 +243,31 @@ def _budget_problem(budget_usd: float | None, models: list[LLMModel]) -> str:
 
 
 def _display_names(seats: list[SeatSpec], models: dict, personas: dict) -> list[str]:
+    """Each seat's name, all different: two seats with one name would make the transcript ambiguous, for readers
+    and for the models. A shared name gets its seat's number ("Ada #2"), or the next free one when another seat is
+    called that already; every name fits the column (a model's display name may be longer)."""
+    limit = Seat._meta.get_field("display_name").max_length
     names = []
     for spec in seats:
         persona = personas.get(spec.persona) if spec.persona else None
-        names.append(spec.display_name.strip() or (persona.name if persona else models[spec.model_id].display_name))
-    # Two seats with one name would make the transcript ambiguous, for readers and for the models.
-    return [f"{name} #{i}" if names.count(name) > 1 else name for i, name in enumerate(names, start=1)]
+        name = spec.display_name.strip() or (persona.name if persona else models[spec.model_id].display_name)
+        names.append(name[:limit].rstrip())
+    taken = set(names)
+    unique = []
+    for position, name in enumerate(names, start=1):
+        if names.count(name) > 1:
+            number = position
+            while (numbered := _numbered(name, number, limit)) in taken:
+                number += 1
+            taken.add(numbered)
+            name = numbered
+        unique.append(name)
+    return unique
+
+
+def _numbered(name: str, number: int, limit: int) -> str:
+    suffix = f" #{number}"
+    return name[:limit - len(suffix)].rstrip() + suffix
 
 
 # ---- replay ------------------------------------------------------------------------------------

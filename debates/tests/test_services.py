@@ -38,6 +38,25 @@ def test_two_seats_with_one_name_are_told_apart():
     assert [s.display_name for s in debate.seats.all()] == ["GPT #1", "GPT #2"]
 
 
+@pytest.mark.parametrize(("asked", "model_name"), [
+    (["Ada", "Ada", "Ada #2"], "GPT"),  # numbering the first two must not make a third seat's name twice
+    (["A" * 100, "A" * 100], "GPT"),  # the number must not take a name past its column
+    (["", ""], "M" * 150),  # a model's display name may be longer than a seat's
+])
+def test_seat_names_come_out_different_and_fit_whatever_was_asked(asked, model_name):
+    model = LLMModelFactory(display_name=model_name)
+
+    debate = debate_create(topic="t", rounds=1, judge_model_id=model.pk, seats=[
+        SeatSpec(model_id=model.pk, stance=stance, display_name=name)
+        for name, stance in zip(asked, ["for", "against", "for"])])
+
+    names = [s.display_name for s in debate.seats.order_by("position")]
+    assert len(set(names)) == len(names) and all(len(name) <= 100 for name in names)
+    assert services.stored_shape_problems(debate.pk) == {}  # so it can start
+    for seat in debate.seats.all():
+        seat.full_clean()  # and admin can save each seat as it is
+
+
 def test_invalid_input_names_every_offending_field_and_saves_nothing():
     disabled = LLMModelFactory(enabled=False)
 
