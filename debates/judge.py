@@ -130,8 +130,11 @@ def call_sizes(model: LLMModel, *, topic: str, seats: list[SeatView], rubric: li
 
 
 async def ask_judge(model: LLMModel, *, topic: str, seats: list[SeatView], rubric: list[CriterionView],
-                    transcript: list[SpokenTurn], swapped: bool = False) -> JudgeOutcome:
+                    transcript: list[SpokenTurn], swapped: bool = False,
+                    spent: list[float | None] | None = None) -> JudgeOutcome:
     """One request, one repair request if needed; the gateway retries and falls back. LLMError propagates.
+    `spent` gets the cost of each call as it is answered, so that a reading whose repair request then fails still
+    counts the request it paid for.
 
     The request is identity-blind (seats are labels with stances) and, where the row supports it, bound to the
     verdict's JSON schema; every reply is validated all the same. `swapped` reads the transcript with the seats'
@@ -139,19 +142,22 @@ async def ask_judge(model: LLMModel, *, topic: str, seats: list[SeatView], rubri
     positions are the real ones either way."""
     if swapped:
         outcome = await ask_judge(model, topic=topic, seats=_reversed(seats), rubric=rubric,
-                                  transcript=_reversed_turns(transcript, len(seats)))
+                                  transcript=_reversed_turns(transcript, len(seats)), spent=spent)
         outcome.swapped = True
         if outcome.verdict:
             outcome.verdict = _unswapped(outcome.verdict, len(seats))
         return outcome
     call = JudgeCall.build(model, topic=topic, seats=seats, rubric=rubric, transcript=transcript)
+    spent = [] if spent is None else spent
     first = await gateway.answer(model, call.messages, **call.params)
+    spent.append(first.result.cost_usd)
     try:
         return JudgeOutcome(raw_text=first.result.text, answer=first, cost_usd=first.result.cost_usd,
                             verdict=parse_verdict(first.result.text, seats, rubric))
     except InvalidVerdict as problem:
         first_problem = str(problem)
     second = await gateway.answer(model, call.repair(first.result.text, first_problem), **call.params)
+    spent.append(second.result.cost_usd)
     costs = (first.result.cost_usd, second.result.cost_usd)
     outcome = JudgeOutcome(raw_text=second.result.text, answer=second,
                            cost_usd=None if None in costs else sum(costs))

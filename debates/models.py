@@ -173,6 +173,10 @@ class Debate(models.Model):
     # What the convergence questions cost (they are neither turns nor the verdict), for the ledger.
     convergence_usd = models.FloatField(default=0.0)
     convergence_unpriced = models.PositiveIntegerField(default=0)
+    # The judges' answered calls of a verdict that never came (every judge failed): paid all the same, and kept
+    # when the debate is resumed and judged again.
+    unjudged_usd = models.FloatField(default=0.0)
+    unjudged_unpriced = models.PositiveIntegerField(default=0)
     # A replay: the debate it repeats with one change, and that change in words.
     replay_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replays")
     replay_change = models.CharField(max_length=300, blank=True)
@@ -252,9 +256,9 @@ class Debate(models.Model):
             seats.append({"seat_id": seat.pk, "spent_usd": seat.spent_usd, "unpriced_calls": seat.unpriced_calls})
         verdicts = list(Verdict.objects.filter(debate=self).values_list("cost_usd", flat=True))  # none or one
         self.spent_usd = (sum(seat["spent_usd"] for seat in seats) + sum(cost or 0.0 for cost in verdicts)
-                          + self.convergence_usd)
+                          + self.convergence_usd + self.unjudged_usd)
         self.unpriced_calls = (sum(seat["unpriced_calls"] for seat in seats) + verdicts.count(None)
-                               + self.convergence_unpriced)
+                               + self.convergence_unpriced + self.unjudged_unpriced)
         Debate.objects.filter(pk=self.pk).update(spent_usd=self.spent_usd, unpriced_calls=self.unpriced_calls)
         return {"spent_usd": self.spent_usd, "unpriced_calls": self.unpriced_calls, "seats": seats}
 

@@ -5,11 +5,12 @@ It never sees a request, a socket or a template: it writes rows and emits events
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from debates import budget, convergence, judge, panel
@@ -65,6 +66,7 @@ class DebateRunner:
         self.events: EventStream | None = None
         self.ledger: Ledger | None = None  # what the debate spent as of the last commit, for the budget checks
         self.ending = False  # set as the ending event is committed
+        self.unjudged: list[float | None] = []  # the judges' paid calls when every judge failed (Debate.unjudged_usd)
 
     async def run(self) -> None:
         token = self.token or uuid.uuid4().hex
@@ -269,6 +271,7 @@ class DebateRunner:
         results = [task.result() for task in tasks]
         if all(result.error for result in results):
             first = results[0]
+            self.unjudged = [cost for result in results for cost in result.spent]  # counted as the debate fails
             raise DebateStopped(_reason(f"The judge ({first.model.litellm_model_name})", first.error)) from first.error
         combined = panel.combine_panel(results, names, plan.rubric)
 
@@ -287,15 +290,29 @@ class DebateRunner:
 
     # ---- endings ------------------------------------------------------------------------------
     async def _finish_failed(self, reason: str) -> None:
-        await self._end("debate.failed", {"status": DebateStatus.FAILED, "reason": reason}, DebateStatus.FAILED, reason)
+        costs = self.unjudged
+
+        def count_unjudged() -> dict:
+            _record_unjudged(self.debate_id, costs)
+            return {"spend": self._refresh_spend()}
+
+        await self._end("debate.failed", {"status": DebateStatus.FAILED, "reason": reason}, DebateStatus.FAILED, reason,
+                        count_unjudged if costs else None)
 
     async def _finish_cancelled(self) -> None:
         await self._end("debate.cancelled", {"status": DebateStatus.CANCELLED}, DebateStatus.CANCELLED)
 
-    async def _end(self, event_type: str, payload: dict, status: str, reason: str = "") -> None:
+    async def _end(self, event_type: str, payload: dict, status: str, reason: str = "",
+                   also: Callable[[], dict] | None = None) -> None:
+        """`also`: more to write in the ending commit (what it returns is added to the payload)."""
         # The ending commit frees the lease: a heartbeat that finds it free from then on is not looking at a theft.
         self.ending = True
-        await self.events.emit(event_type, payload, lambda: _finish(self.debate_id, status, reason))
+
+        def finish() -> dict | None:
+            _finish(self.debate_id, status, reason)
+            return also() if also else None
+
+        await self.events.emit(event_type, payload, finish)
 
     async def _beat(self, main: asyncio.Task, token: str) -> None:
         """Renew the lease (other processes see the debate alive) and stop the runner when one of them asks for a
@@ -390,6 +407,11 @@ def _record_convergence(debate_id: int, stopped_after: int | None, reason: str, 
     debate.save(update_fields=["convergence_usd", "convergence_unpriced", "stopped_after_round", "early_stop_reason"])
 
 
+def _record_unjudged(debate_id: int, costs: list[float | None]) -> None:
+    Debate.objects.filter(pk=debate_id).update(unjudged_usd=F("unjudged_usd") + sum(c for c in costs if c is not None),
+                                               unjudged_unpriced=F("unjudged_unpriced") + costs.count(None))
+
+
 def _fail_turn(turn_id: int, text: str, kind: str, message: str) -> None:
     Turn.objects.filter(pk=turn_id).update(status=TurnStatus.FAILED, text=text, error_kind=kind,
                                            error_message=message, completed_at=timezone.now())
@@ -406,7 +428,7 @@ def _save_verdict(plan: DebatePlan, results: list[panel.JudgeResult], combined: 
     seats = {seat.order: seat for seat in plan.seats}
     parsed, lead = combined.verdict, results[0]
     outcomes = [outcome for result in results for outcome in result.outcomes]
-    costs = [outcome.cost_usd for outcome in outcomes]
+    costs = [cost for result in results for cost in result.spent]  # a failed judge's paid calls too
     Verdict.objects.filter(debate_id=plan.debate.pk).delete()  # a resumed debate is judged afresh
     verdict = Verdict.objects.create(
         debate_id=plan.debate.pk, judge_model=lead.model, **_answered(lead),
@@ -421,10 +443,10 @@ def _save_verdict(plan: DebatePlan, results: list[panel.JudgeResult], combined: 
         SeatScore.objects.bulk_create(
             SeatScore(verdict=verdict, seat=seats[s.seat], score=s.score, criteria=_criteria(s)) for s in parsed.scores)
     for position, result in enumerate(results, start=1):
-        mine, costs = result.verdict, [outcome.cost_usd for outcome in result.outcomes]
+        mine = result.verdict
         row = JudgeVerdict.objects.create(
             verdict=verdict, position=position, judge_model=result.model, **_answered(result),
-            cost_usd=None if None in costs else sum(costs), error=str(result.error) if result.error else "",
+            cost_usd=result.cost_usd, error=str(result.error) if result.error else "",
             raw_text=result.outcomes[0].raw_text if result.outcomes else "", parsed=mine is not None,
             parse_error="" if mine else _parse_error(result), repaired=any(o.repaired for o in result.outcomes),
             summary=mine.summary if mine else "", key_arguments=mine.key_arguments if mine else [],

@@ -24,10 +24,17 @@ class JudgeResult:
     outcomes: list[JudgeOutcome] = field(default_factory=list)
     combined: Combined | None = None
     error: LLMError | None = None
+    # What each answered call of this judge cost (None: unpriced), those of a reading that failed or was stopped
+    # included: paid for, whether or not a verdict came of it.
+    spent: list[float | None] = field(default_factory=list)
 
     @property
     def verdict(self) -> ParsedVerdict | None:
         return self.combined.verdict if self.combined else None
+
+    @property
+    def cost_usd(self) -> float | None:
+        return None if None in self.spent else sum(self.spent)
 
 
 async def judge_alone(model: LLMModel, *, swap: bool, skipped: str, names: dict[int, str], topic: str,
@@ -35,21 +42,22 @@ async def judge_alone(model: LLMModel, *, swap: bool, skipped: str, names: dict[
     """This judge's verdict: one reading, or two at once for the seat-swap check (the first failure stops the
     other). An LLMError is kept on the result, so the rest of the panel carries on."""
     failure: list[LLMError] = []
+    spent: list[float | None] = []
     try:
         async with asyncio.TaskGroup() as group:
             readings = [group.create_task(judge.ask_judge(model, topic=topic, seats=seats, rubric=rubric,
-                                                          transcript=transcript, swapped=swapped))
+                                                          transcript=transcript, swapped=swapped, spent=spent))
                         for swapped in ((False, True) if swap else (False,))]
     except* LLMError as failed:
         failure.extend(failed.exceptions)
     if failure:
-        return JudgeResult(model=model, error=failure[0])
+        return JudgeResult(model=model, error=failure[0], spent=spent)
     outcomes = [reading.result() for reading in readings]
     if swap:
         combined = judge.combine(outcomes[0], outcomes[1], names, rubric)
     else:
         combined = Combined(verdict=outcomes[0].verdict, held=None, note=skipped)
-    return JudgeResult(model=model, outcomes=outcomes, combined=combined)
+    return JudgeResult(model=model, outcomes=outcomes, combined=combined, spent=spent)
 
 
 @dataclass

@@ -3,6 +3,7 @@ exactly 0 without a network call, an unpriced model shown as unknown, and totals
 import pytest
 from channels.db import database_sync_to_async
 
+from debates import services
 from debates.models import Debate, Seat, Turn, Verdict
 from debates.snapshot import debate_snapshot
 from debates.tests.conftest import valid_verdict
@@ -107,3 +108,83 @@ async def test_a_free_row_leaves_the_price_of_a_paid_row_of_the_same_model_alone
     else:
         assert [t.cost_usd for t in costs] == [None, None]
         assert (await Debate.objects.aget(pk=paid.pk)).unpriced_calls == 3
+
+
+def _cost_of(request, reply: str) -> float:
+    """What the fake server's answer to `request` cost at gpt-4o's prices (it counts words as tokens)."""
+    from providers.tests.servers.base import count_words, text_of
+
+    prompt = count_words(*(text_of(m.get("content")) for m in request.body["messages"]))
+    return sum(load_litellm().cost_per_token(model="openai/gpt-4o", prompt_tokens=prompt,
+                                             completion_tokens=count_words(reply)))
+
+
+async def test_a_judge_call_paid_for_counts_though_no_verdict_came_of_it(debate_on, openai_server):
+    # The judge's reply is no verdict, and the repair request is refused: the debate fails without a verdict, but
+    # the first request was answered, and billed.
+    prose = "Seat one won, I think, clearly and on every point."
+
+    def respond(body: dict) -> str:
+        if not is_judge(body):
+            return "Priced words, every one of them."
+        openai_server.enqueue_error(400, "the repair is refused")  # for the next request: the repair
+        return prose
+
+    openai_server.responder = respond
+    debate = await make(debate_on, openai_server, rounds=1, swap_check=False)
+    await database_sync_to_async(_rename_models)(debate, "gpt-4o")
+
+    events = await run(debate.pk)
+
+    debate = await Debate.objects.aget(pk=debate.pk)
+    turns = [t.cost_usd async for t in Turn.objects.filter(debate_id=debate.pk)]
+    judged = _cost_of(next(r for r in openai_server.requests if is_judge(r.body)), prose)
+    assert debate.status == "failed" and not await Verdict.objects.filter(debate_id=debate.pk).aexists()
+    assert debate.unjudged_usd == pytest.approx(judged) and judged > 0
+    assert debate.spent_usd == pytest.approx(sum(turns) + judged) and debate.unpriced_calls == 0
+    assert events[-1]["type"] == "debate.failed"
+    assert events[-1]["payload"]["spend"]["spent_usd"] == pytest.approx(debate.spent_usd)  # shown live too
+
+    openai_server.responder = lambda body: valid_verdict(body) if is_judge(body) else "More words."
+    await database_sync_to_async(services.debate_mark_resumed)(debate_id=debate.pk)
+    await run(debate.pk)
+
+    debate = await Debate.objects.aget(pk=debate.pk)
+    verdict = await Verdict.objects.aget(debate_id=debate.pk)
+    assert debate.status == "completed"
+    assert debate.spent_usd == pytest.approx(sum(turns) + judged + verdict.cost_usd)  # the failed try still counts
+
+
+async def test_a_panel_judge_that_paid_for_a_reading_and_then_failed_is_billed_on_the_verdict(model_on,
+                                                                                             openai_server):
+    from debates.models import JudgeVerdict
+    from debates.services import SeatSpec, debate_create
+    from providers.tests.servers import FakeOpenAIServer
+
+    prose = "Seat one won, I think."
+    with FakeOpenAIServer() as flaky:
+        def flaky_judge(body: dict) -> str:
+            flaky.enqueue_error(400, "the repair is refused")
+            return prose
+
+        flaky.responder = flaky_judge
+        openai_server.responder = respond
+
+        def make_panel() -> Debate:
+            priced = {"model_name": "gpt-4o", "pricing_tier": PricingTier.STANDARD}
+            lead, other = model_on("openai", openai_server, **priced), model_on("openai", flaky, **priced)
+            seats = [SeatSpec(model_id=lead.pk, stance=stance, display_name=name, max_tokens=100)
+                     for stance, name in (("for", "Ada"), ("against", "Bo"))]
+            return debate_create(topic="Cities should ban cars", rounds=1, seats=seats, judge_model_id=lead.pk,
+                                 panel_model_ids=[other.pk], swap_check=False)
+
+        debate = await database_sync_to_async(make_panel)()
+        await run(debate.pk)
+
+    verdict = await Verdict.objects.aget(debate_id=debate.pk)
+    left_out = await JudgeVerdict.objects.aget(verdict=verdict, position=2)
+    lead = await JudgeVerdict.objects.aget(verdict=verdict, position=1)
+    paid = _cost_of(flaky.requests[0], prose)
+    assert left_out.error and not left_out.parsed
+    assert left_out.cost_usd == pytest.approx(paid) and paid > 0
+    assert verdict.cost_usd == pytest.approx(lead.cost_usd + paid)
