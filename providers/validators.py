@@ -31,8 +31,9 @@ METADATA_ADDRESSES = frozenset(map(ipaddress.ip_address, [
 # calls may not resolve alike. (Azure's metadata service has no name of its own, only 169.254.169.254.)
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metadata", "instance-data",
                             "instance-data.ec2.internal", "metadata.tencentyun.com"})
-# IPv6 addresses that carry an IPv4 one, which is where the packets end up.
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IPv6 addresses that carry an IPv4 one, which is where the packets end up: NAT64's well-known prefix, and the
+# prefix for local translators (RFC 8215), read as the /96 that such networks use.
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 # inet_aton's spellings of IPv4 (2852039166, 0xa9fea9fe, 0251.0376.0251.0376, 169.254.43518): the C resolver, and
 # so every HTTP client, reads them as addresses, while ipaddress only reads dotted quads.
 _INET_ATON_FORM = re.compile(r"[0-9a-fx.]+", re.IGNORECASE)
@@ -112,7 +113,7 @@ def _unwrapped(ip: IPAddress) -> IPAddress:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped:
             return ip.ipv4_mapped
-        if ip in _NAT64:
+        if any(ip in prefix for prefix in _NAT64):
             return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return ip
 

@@ -52,6 +52,8 @@ def allow_private_networks(allowed: bool = True) -> None:
     ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a cloud metadata address"),
     ("http://[::ffff:169.254.169.254]/", "::ffff:169.254.169.254 is 169.254.169.254, a cloud metadata address"),
     ("http://[::ffff:a9fe:a9fe]/", "is 169.254.169.254, a cloud metadata address"),
+    ("http://[64:ff9b::a9fe:a9fe]/", "is 169.254.169.254, a cloud metadata address"),  # NAT64
+    ("http://[64:ff9b:1::a9fe:a9fe]/", "is 169.254.169.254, a cloud metadata address"),  # NAT64, a local prefix
     ("http://2852039166/", "2852039166 is 169.254.169.254, a cloud metadata address"),
     ("http://0xa9fea9fe/", "0xa9fea9fe is 169.254.169.254"),
     ("http://0251.0376.0251.0376/", "0251.0376.0251.0376 is 169.254.169.254"),
@@ -82,6 +84,7 @@ def test_cloud_metadata_is_refused_in_every_spelling_whatever_the_setting(url, s
     ("http://0x0a000005:11434", "0x0a000005 is 10.0.0.5, a private-network address"),
     ("http://172.16.3.4/v1", "172.16.3.4 is a private-network address"),
     ("http://192.168.1.20:11434", "192.168.1.20 is a private-network address"),
+    ("http://[64:ff9b:1::a00:5]:11434", "64:ff9b:1::a00:5 is 10.0.0.5, a private-network address"),
     ("http://ollama.lan:11434", "ollama.lan resolves to 192.168.1.20, a private-network address"),
     ("http://[fd12:3456::1]:8000/v1", "fd12:3456::1 is a private-network address"),
     ("http://100.64.1.2:11434", "100.64.1.2 is not a public address"),
