@@ -17,6 +17,14 @@ RESYNC_BURST, RESYNC_PER_SECOND = 3, 1.0
 
 
 class DebateConsumer(AsyncJsonWebsocketConsumer):
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # A handler that raised ends the consumer without disconnect(): it leaves the debate's watchers all the
+            # same, or every later event would still be sent to it (daphne drops sends to a closed socket quietly).
+            await self._leave()
+
     async def connect(self) -> None:
         self.resync_tokens, self.resync_at = float(RESYNC_BURST), time.monotonic()
         self.debate_id = int(self.scope["url_route"]["kwargs"]["debate_id"])
@@ -38,8 +46,16 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
         await self.send_snapshot()
 
     async def disconnect(self, code: int) -> None:
-        if self.joined:
+        await self._leave()
+
+    async def _leave(self) -> None:
+        if getattr(self, "joined", False):
+            self.joined = False
             await hub().leave(self.debate_id, self)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        # Channels raises on an empty or a binary frame, which would end the consumer: a bad message instead.
+        await self.receive_json(await self.decode_json(text_data) if text_data else None, **kwargs)
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "resync":
@@ -99,7 +115,12 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
         # Read off the database thread that every debate of this process commits on (thread_sensitive=False): a
         # burst of snapshots, each reading a whole debate, never makes another debate's turn wait. Watchers of
         # the debate that ask at once share one read (debates.fanout); the live text is each one's own.
-        shared = await hub().snapshot(self.debate_id, self._read_snapshot)
+        try:
+            shared = await hub().snapshot(self.debate_id, self._read_snapshot)
+        except Debate.DoesNotExist:
+            await self.refuse("not_found", f"Debate {self.debate_id} was deleted.", 4404)
+            await self._leave()
+            return
         snapshot = with_live_text(shared)
         self.seq = snapshot["last_seq"]
         await self.send_json({"type": "snapshot", "seq": snapshot["last_seq"], "debate_id": self.debate_id,
@@ -120,5 +141,5 @@ class DebateConsumer(AsyncJsonWebsocketConsumer):
     async def decode_json(cls, text_data: str):
         try:
             return await super().decode_json(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep for the parser
             return None

@@ -1,6 +1,7 @@
 """A person in Chromium against a live daphne: a debate streams word by word, survives a reload, and what a model
 wrote shows as text while it streams and as sanitised Markdown once complete, never running or fetching anything."""
 import json
+import re
 import time
 
 import pytest
@@ -375,3 +376,45 @@ def test_a_finished_debate_is_replayed_with_another_judge_and_compared_side_by_s
     assert "Short case." in first_round.locator(".compare-side").last.text_content()
     assert page.locator(".compare-verdicts .verdict-card").count() == 1  # the original was never judged
     assert page.locator(".compare-verdicts .winner").text_content() == "Winner: Seat1"
+
+
+def test_a_page_whose_resync_is_refused_asks_again_and_catches_up(page, llm, person, debate_on):
+    """The server refuses a resync past its rate (one a second after a burst); the page, which ignores events
+    until a snapshot comes, must ask again rather than stay as it is for good."""
+    speaking(llm, SPEECH, chunk_delay=0.05)
+    debate = debate_on(llm, rounds=1, created_by=person)
+    dropped, refused = [], []
+
+    def between(ws) -> None:  # the page's socket, passed on to the real server but for two messages
+        server = ws.connect_to_server()
+        running = []  # this socket is the page's once the debate started (the start reloads the page)
+
+        def to_page(message) -> None:
+            event = json.loads(message)
+            if event.get("type") == "snapshot" and event["payload"]["debate"]["status"] != "draft":
+                running.append(True)
+            elif running and event.get("type") == "turn.started" and not dropped:
+                dropped.append(message)  # lost on the way: the next event shows the page a gap
+                return
+            ws.send(message)
+
+        def to_server(message) -> None:
+            if json.loads(message).get("type") == "resync" and not refused:
+                refused.append(message)  # answered as the server answers one resync too many
+                ws.send(json.dumps({"type": "error", "debate_id": debate.pk, "payload": {
+                    "code": "rate_limited", "detail": "Too many resync requests: at most one a second."}}))
+                return
+            server.send(message)
+
+        server.on_message(to_page)
+        ws.on_message(to_server)
+
+    page.route_web_socket(re.compile(r"/ws/debates/"), between)
+    sign_in(page, "ada", PASSWORD)
+    page.goto(f"/debates/{debate.pk}/")
+    page.click("form[data-action=start] button")
+
+    page.locator(".verdict-card .winner").wait_for(timeout=STARTUP_MS)
+    assert dropped and refused
+    assert page.locator("article.turn .turn-text").all_text_contents() == [SPEECH, SPEECH]
+    assert page.locator("#status-badge").text_content() == "completed"

@@ -9,6 +9,7 @@ from django.test import Client
 
 from debateproject.asgi import application
 from debates import services, tasks
+from debates.models import Debate
 from debates.tests.conftest import followed_text, numbered, scripted_responder
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -177,6 +178,55 @@ async def test_an_unknown_message_gets_an_error_event_not_a_dropped_socket(start
     error = await communicator.receive_json_from(timeout=5)
     assert error["type"] == "error" and error["payload"]["code"] == "bad_message"
     await communicator.disconnect()
+
+
+@pytest.mark.parametrize("frame", [{"text": ""}, {"bytes": b"\x00\x01"}, {"text": "[" * 100_000}],
+                         ids=["empty", "binary", "nested too deep"])
+async def test_a_malformed_frame_gets_an_error_event_and_the_socket_carries_on(started, frame):
+    communicator, _, _ = await connect(started.pk, await session_cookie())
+    await communicator.receive_json_from(timeout=5)
+
+    await communicator.send_input({"type": "websocket.receive", **frame})
+
+    error = await communicator.receive_json_from(timeout=5)
+    assert error["type"] == "error" and error["payload"]["code"] == "bad_message"
+    await communicator.send_json_to({"type": "resync"})
+    assert (await communicator.receive_json_from(timeout=5))["type"] == "snapshot"
+    await communicator.disconnect()
+
+
+async def test_a_watcher_of_a_debate_deleted_meanwhile_is_told_and_leaves(started):
+    from debates.fanout import hub
+
+    communicator, _, _ = await connect(started.pk, await session_cookie())
+    await communicator.receive_json_from(timeout=5)
+    await Debate.objects.filter(pk=started.pk).adelete()
+
+    await communicator.send_json_to({"type": "resync"})
+
+    error = await communicator.receive_json_from(timeout=5)
+    assert error["type"] == "error" and error["payload"]["code"] == "not_found"
+    assert (await communicator.receive_output(timeout=5)) == {"type": "websocket.close", "code": 4404}
+    assert started.pk not in hub().subscriptions  # no event is sent to it any more
+
+
+async def test_a_watcher_whose_handler_fails_leaves_the_debates_watchers(started, monkeypatch):
+    from debates import consumers
+    from debates.fanout import hub
+
+    communicator, _, _ = await connect(started.pk, await session_cookie())
+    await communicator.receive_json_from(timeout=5)
+    assert started.pk in hub().subscriptions
+
+    def broken(debate_id: int) -> dict:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(consumers, "debate_snapshot", broken)  # a fault in reading: the consumer fails
+    await communicator.send_json_to({"type": "resync"})
+
+    with pytest.raises(RuntimeError, match="the database went away"):
+        await communicator.receive_output(timeout=5)
+    assert started.pk not in hub().subscriptions  # not a dead watcher that every later event is sent to
 
 
 async def test_an_anonymous_socket_is_told_why_and_closed(started):

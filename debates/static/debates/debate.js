@@ -481,6 +481,8 @@
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
   }
 
+  let retry = null; // a resync asked again after the server refused one (at most one a second)
+
   function resync() {
     state.resyncing = true;
     send({ type: "resync" });
@@ -504,9 +506,16 @@
       showConnection("");
       showNotice("");
       attempts = 0;
+      clearTimeout(retry);
       applySnapshot(message.payload, message.seq);
     } else if (message.type === "error") {
       const p = message.payload || {};
+      if (p.code === "rate_limited" && state.resyncing) {
+        // Events are ignored until a snapshot comes: without one the page would stay as it is for good.
+        clearTimeout(retry);
+        retry = setTimeout(resync, 1100);
+        return;
+      }
       showNotice(p.detail || p.code || "The live channel reported an error.");
     } else {
       onEvent(message);
