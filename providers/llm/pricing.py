@@ -43,9 +43,20 @@ def call_cost(model: LLMModel, prompt_tokens: int | None, completion_tokens: int
         prompt_cost, completion_cost = load_litellm().cost_per_token(
             model=name, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
     except Exception:  # noqa: BLE001 - LiteLLM raises several kinds for a model it cannot price
-        _unpriced.add(name)
+        if not _priced(name):  # remembered only when it is the name, not these token counts
+            _unpriced.add(name)
         return None
     return prompt_cost + completion_cost
+
+
+def _priced(name: str) -> bool:
+    from providers.llm.litellm_client import load_litellm
+
+    try:
+        load_litellm().cost_per_token(model=name, prompt_tokens=1, completion_tokens=1)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
 
 
 def listed_price(model: LLMModel) -> tuple[float, float] | None:
