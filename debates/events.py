@@ -62,6 +62,16 @@ async def send_to_group(debate_id: int, event: dict, *, numbered: bool = True) -
     await asyncio.shield(sending)
 
 
+async def until_done(work: asyncio.Future) -> None:
+    """Wait for `work` to end, whatever cancels land meanwhile (Cancel pressed twice): the caller, cancelled
+    already, goes on with the first cancel once it knows how `work` ended."""
+    while not work.done():
+        try:
+            await asyncio.wait({work})
+        except asyncio.CancelledError:
+            continue
+
+
 Change = Callable[[], object]  # writes rows; a dict it returns is added to the payload
 
 
@@ -90,7 +100,7 @@ class EventStream:
         try:
             return await asyncio.shield(work)
         except asyncio.CancelledError:
-            await asyncio.wait({work})
+            await until_done(work)
             raise
 
     async def _emit(self, event_type: str, payload: dict, change: Change | Writes | None,

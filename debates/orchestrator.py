@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from debates import budget, convergence, judge, panel
-from debates.events import DeltaBuffer, EventStream, LeaseLost, Listener
+from debates.events import DeltaBuffer, EventStream, LeaseLost, Listener, until_done
 from debates.models import (
     Debate, DebateStatus, JudgeVerdict, Seat, SeatScore, Turn, TurnStatus, Verdict, VerdictReading,
 )
@@ -56,6 +57,7 @@ class DebatePlan:
     rubric: list[CriterionView]  # the debate's own copy, taken when it first ran
     cut: list[Turn]  # turns left streaming by a runner that stopped without ending them (it died)
     unfinished: dict[tuple[int, int], int]  # (seat id, round): the id of a turn row that is there, not completed
+    judged: bool = False  # its verdict is committed: a runner stopped between it and the debate's completion
 
 
 class DebateRunner:
@@ -70,12 +72,24 @@ class DebateRunner:
 
     async def run(self) -> None:
         token = self.token or uuid.uuid4().hex
-        if not self.token and not await database_sync_to_async(_claim)(self.debate_id, token):
+        # The claim and the plan run to their end whatever cancel lands meanwhile (a Cancel right after Start, the
+        # server stopping): the cancel then ends the debate as one during its turns does, never leaving the lease
+        # held by a runner that is gone (a takeover would run the cancelled debate to its end).
+        setting_up = asyncio.ensure_future(self._set_up(token))
+        try:
+            plan = await asyncio.shield(setting_up)
+        except asyncio.CancelledError as cancel:
+            await until_done(setting_up)
+            if setting_up.cancelled() or setting_up.exception() is not None or setting_up.result() is None:
+                raise
+            self._ready(setting_up.result(), token)
+            if await self._stopped(cancel, token):
+                raise
+            return
+        if plan is None:
             logger.warning("debate %s: not run, another runner holds it", self.debate_id)
             return
-        plan = await database_sync_to_async(_load_plan)(self.debate_id)
-        self.events = EventStream(self.debate_id, plan.debate.last_seq, listener=self.listener, token=token)
-        self.ledger = Ledger.of(plan.debate, plan.seats)
+        self._ready(plan, token)
         main = asyncio.current_task()
         # Supervised: a heartbeat that fails, or finds the lease taken, stops the runner (see _supervise).
         heartbeat = asyncio.create_task(self._beat(main, token))
@@ -86,23 +100,8 @@ class DebateRunner:
             logger.warning("debate %s: the lease was lost; this runner stops and writes nothing more",
                            self.debate_id)
         except asyncio.CancelledError as cancel:
-            if cancel.args == (LEASE_LOST,):
-                logger.warning("debate %s: another runner took the lease; this one stops", self.debate_id)
-                return
-            if cancel.args == (HEARTBEAT_FAILED,):
-                await self._finish_failed("The runner could not keep its heartbeat (the database did not answer); "
-                                          "resume it to carry on from the last completed turn.")
-                return
-            if cancel.args == (SERVER_STOPPING,) or self.debate_id in stopped_by_server:
-                stopped_by_server.discard(self.debate_id)
-                if settings.AUTO_TAKEOVER:  # another process, or this server restarted, carries on at once
-                    await database_sync_to_async(_release)(self.debate_id, token)
-                    raise
-                await self._finish_failed("The server running this debate stopped; resume it to carry on from "
-                                          "the last completed turn.")
-            else:
-                await self._finish_cancelled()
-            raise
+            if await self._stopped(cancel, token):
+                raise
         except DebateStopped as stopped:
             await self._finish_failed(str(stopped))
         except Exception as error:  # noqa: BLE001 - a bug must still end the debate visibly, not hang it
@@ -112,6 +111,36 @@ class DebateRunner:
             await self._finish_failed(f"internal error: {type(error).__name__}: {error}")
         finally:
             heartbeat.cancel()
+
+    async def _set_up(self, token: str) -> DebatePlan | None:
+        """The lease (unless claimed for this runner already), then the plan; None when another runner holds it."""
+        if not self.token and not await database_sync_to_async(_claim)(self.debate_id, token):
+            return None
+        return await database_sync_to_async(_load_plan)(self.debate_id)
+
+    def _ready(self, plan: DebatePlan, token: str) -> None:
+        self.events = EventStream(self.debate_id, plan.debate.last_seq, listener=self.listener, token=token)
+        self.ledger = Ledger.of(plan.debate, plan.seats)
+
+    async def _stopped(self, cancel: asyncio.CancelledError, token: str) -> bool:
+        """End the debate as the cancel means it; whether the cancel goes on up (the task was cancelled)."""
+        if cancel.args == (LEASE_LOST,):
+            logger.warning("debate %s: another runner took the lease; this one stops", self.debate_id)
+            return False
+        if cancel.args == (HEARTBEAT_FAILED,):
+            await self._finish_failed("The runner could not keep its heartbeat (the database did not answer); "
+                                      "resume it to carry on from the last completed turn.")
+            return False
+        if cancel.args == (SERVER_STOPPING,) or self.debate_id in stopped_by_server:
+            stopped_by_server.discard(self.debate_id)
+            if settings.AUTO_TAKEOVER:  # another process, or this server restarted, carries on at once
+                await database_sync_to_async(_release)(self.debate_id, token)
+                return True
+            await self._finish_failed("The server running this debate stopped; resume it to carry on from "
+                                      "the last completed turn.")
+        else:
+            await self._finish_cancelled()
+        return True
 
     async def _run(self, plan: DebatePlan) -> None:
         for turn in plan.cut:  # its runner stopped mid-turn (the process died): what it said so far is void
@@ -134,6 +163,9 @@ class DebateRunner:
                 await self._turn(plan, seat, round_number)
             if debate.early_stop and 2 <= round_number < debate.rounds and await self._converged(plan, round_number):
                 break
+        if plan.judged:  # judged and paid for once: what watchers saw stays the verdict
+            await self._end("debate.completed", {"status": DebateStatus.COMPLETED}, DebateStatus.COMPLETED)
+            return
         await self._judge(plan)
 
     async def _converged(self, plan: DebatePlan, round_number: int) -> bool:
@@ -349,7 +381,8 @@ def _load_plan(debate_id: int) -> DebatePlan:
     return DebatePlan(debate=debate, seats=seats, transcript=transcript, done={(t.seat_id, t.round) for t in completed},
                       judge_ids=debate.judge_model_ids(), rubric=[c.as_view() for c in debate.criteria.all()],
                       cut=[turn for turn in turns if turn.status == TurnStatus.STREAMING],
-                      unfinished={(t.seat_id, t.round): t.pk for t in turns if t.status != TurnStatus.COMPLETED})
+                      unfinished={(t.seat_id, t.round): t.pk for t in turns if t.status != TurnStatus.COMPLETED},
+                      judged=Verdict.objects.filter(debate=debate).exists())
 
 
 @database_sync_to_async
@@ -363,11 +396,12 @@ def _view(seat: Seat) -> SeatView:
 
 
 def _mark_running(debate_id: int) -> None:
-    debate = Debate.objects.get(pk=debate_id)
-    debate.status, debate.failure_reason, debate.cancel_requested = DebateStatus.RUNNING, "", False
-    debate.started_at = debate.started_at or timezone.now()
-    debate.heartbeat_at, debate.finished_at = timezone.now(), None
-    debate.save()
+    """Running: a cancel asked meanwhile (cancel_requested, from another process) stays asked, and the heartbeat
+    acts on it; the flag is cleared where a new run is asked for (debate_mark_resumed)."""
+    now = timezone.now()
+    Debate.objects.filter(pk=debate_id).update(
+        status=DebateStatus.RUNNING, failure_reason="", heartbeat_at=now, finished_at=None,
+        started_at=Coalesce(F("started_at"), Value(now)))
 
 
 def _supervise(beat: asyncio.Task, main: asyncio.Task) -> None:

@@ -365,7 +365,9 @@ def debate_mark_resumed(*, debate_id: int, by=None, budget_usd=UNCHANGED) -> Deb
     if not debate.can_resume:
         raise DebateStateError(f"This debate is {debate.display_status}; only a failed, cancelled or "
                                "interrupted debate can be resumed.")
-    changed = ["status", "heartbeat_at", "failure_reason", "runner_token", "runner"]
+    # A cancel asked of a runner that had died meanwhile was never acted on: it must not cancel this new run.
+    changed = ["status", "heartbeat_at", "failure_reason", "runner_token", "runner", "cancel_requested"]
+    debate.cancel_requested = False
     if budget_usd is not UNCHANGED:
         _check_budget(debate_id, budget_usd)
         debate.budget_usd = budget_usd
@@ -487,7 +489,8 @@ def _set_cancel_requested(debate_id: int) -> None:
 
 def _mark_cancelled(debate_id: int) -> None:
     Turn.objects.filter(debate_id=debate_id).cut_off(DebateStatus.CANCELLED)
-    Debate.objects.filter(pk=debate_id).update(status=DebateStatus.CANCELLED, finished_at=timezone.now())
+    Debate.objects.filter(pk=debate_id).update(status=DebateStatus.CANCELLED, finished_at=timezone.now(),
+                                               cancel_requested=False)
 
 
 @transaction.atomic
