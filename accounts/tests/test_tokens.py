@@ -122,3 +122,11 @@ def test_the_admin_list_shows_prefixes_never_hashes(admin_client):
 
     assert token.prefix in page and "deploy" in page
     assert token.token_hash not in page
+
+
+def test_the_command_refuses_a_name_longer_than_its_column():
+    UserFactory(username="alice")
+
+    with pytest.raises(CommandError, match="--name is 101 characters long; keep it to 100"):
+        call_command("create_api_token", "alice", "--name", "n" * 101, stdout=StringIO(), stderr=StringIO())
+    assert not ApiToken.objects.exists()

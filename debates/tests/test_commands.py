@@ -126,3 +126,17 @@ def test_a_budget_stops_run_debate_and_resume_debate_raises_it(model_on, openai_
     debate.refresh_from_db()
     assert (debate.status, debate.budget_usd, debate.turns.count()) == ("completed", 0.5, 2)
     assert "Winner:" in out
+
+
+def test_run_debate_seats_a_model_whose_name_holds_a_colon_beside_a_shorter_one(db):
+    from debates.management.commands.run_debate import Command
+    from providers.tests.factories import LLMModelFactory
+
+    short = LLMModelFactory(model_name="llama2")
+    tagged = LLMModelFactory(model_name="llama2:13b", provider=short.provider)
+    options = {"max_tokens": 100, "temperature": 0.7}
+
+    seat = Command()._seat("llama2:13b:for", options)
+    assert (seat.model_id, seat.stance, seat.persona) == (tagged.pk, "for", None)
+    seat = Command()._seat("llama2:against:lawyer", options)
+    assert (seat.model_id, seat.stance, seat.persona) == (short.pk, "against", "lawyer")

@@ -1,4 +1,5 @@
 """The workflows every entry point shares: validation on create, and what each state allows."""
+import time
 from datetime import timedelta
 
 import pytest
@@ -132,3 +133,35 @@ def test_an_unreachable_redis_is_reported_at_start_up(settings):
 
     assert [e.id for e in errors] == ["debates.E001"]
     assert "127.0.0.1:9" in errors[0].msg
+
+
+def test_a_redis_on_a_unix_socket_is_checked_on_its_socket(settings, tmp_path):
+    import shutil
+    import subprocess
+
+    from debates.checks import check_redis_reachable
+
+    path = tmp_path / "redis.sock"
+    settings.REDIS_URL = f"unix://{path}"
+    assert [e.id for e in check_redis_reachable(None)] == ["debates.E001"]  # not whatever answers on 6379
+
+    server = subprocess.Popen([shutil.which("redis-server"), "--port", "0", "--unixsocket", str(path),
+                               "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if path.exists():
+                break
+            time.sleep(0.05)
+        assert check_redis_reachable(None) == []
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_the_redis_check_never_shows_the_password(settings):
+    from debates.checks import check_redis_reachable
+
+    settings.REDIS_URL = "redis://:s3cret-pw@127.0.0.1:9/0"
+    [error] = check_redis_reachable(None)
+
+    assert "s3cret-pw" not in error.msg + (error.hint or "")

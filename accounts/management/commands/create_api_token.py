@@ -19,6 +19,9 @@ class Command(BaseCommand):
             raise CommandError(f"There is no user '{username}'.") from None
         if not user.is_active:
             raise CommandError(f"User '{username}' is inactive; an inactive user's tokens are refused.")
+        limit = ApiToken._meta.get_field("name").max_length
+        if len(name) > limit:
+            raise CommandError(f"--name is {len(name)} characters long; keep it to {limit}.")
         token, raw = ApiToken.objects.issue(user=user, name=name)
         # The token alone on stdout, so that `TOKEN=$(manage.py create_api_token me)` works; the rest on stderr.
         self.stdout.write(raw)

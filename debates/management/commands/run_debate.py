@@ -45,10 +45,12 @@ class Command(BaseCommand):
 
     def _seat(self, raw: str, options: dict) -> SeatSpec:
         pieces = raw.split(":")
-        for cut in (1, 2):  # a model name may hold a colon itself (llama2:13b)
+        # A model name may hold a colon itself (llama2:13b): the longer name first, or llama2:13b:for would seat
+        # llama2 arguing "13b".
+        for cut in (2, 1):
             ref, rest = ":".join(pieces[:cut]), pieces[cut:]
             if not rest:
-                break
+                continue
             try:
                 model = LLMModel.objects.lookup(ref)
             except LLMModel.DoesNotExist:

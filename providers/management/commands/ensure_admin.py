@@ -12,12 +12,16 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         password_file = settings.VAR_DIR / "admin_password"
         User = get_user_model()
-        if not User.objects.filter(username="admin").exists():
+        admin = User.objects.filter(username="admin").first()
+        if admin is None:
             password = secrets.token_urlsafe(12)
-            User.objects.create_superuser("admin", "", password)
+            admin = User.objects.create_superuser("admin", "", password)
             password_file.write_text(password)
             password_file.chmod(0o600)
-        if password_file.exists():
-            self.stdout.write(f"login: admin / {password_file.read_text().strip()}  at {settings.SITE_URL}/admin/")
-        else:
-            self.stdout.write("login: admin (password set earlier; change it with `manage.py changepassword admin`)")
+        kept = password_file.read_text().strip() if password_file.exists() else ""
+        if kept and admin.check_password(kept):
+            self.stdout.write(f"login: admin / {kept}  at {settings.SITE_URL}/admin/")
+            return
+        # Changed since (changepassword), or made another way on this database: the file would show one that fails.
+        password_file.unlink(missing_ok=True)
+        self.stdout.write("login: admin (password set earlier; change it with `manage.py changepassword admin`)")
