@@ -26,8 +26,11 @@ def seed_catalog() -> tuple[int, int]:
     providers_created = models_created = 0
     providers = {}
     for fields in SEED_PROVIDERS:
-        provider, created = Provider.objects.get_or_create(display_name=fields["display_name"], defaults=fields)
-        providers[provider.display_name] = provider
+        provider = seeded_provider(fields)
+        created = provider is None
+        if created:
+            provider = Provider.objects.create(**fields)
+        providers[fields["display_name"]] = provider
         providers_created += created
     for provider_name, model_name, display, tier, recommended, context in SEED_MODELS:
         _, created = LLMModel.objects.get_or_create(
@@ -37,3 +40,13 @@ def seed_catalog() -> tuple[int, int]:
         )
         models_created += created
     return providers_created, models_created
+
+
+def seeded_provider(fields: dict) -> Provider | None:
+    """The row a seed made, by its name or, once an admin renamed it, by what it is (its route, address and key
+    variable): a renamed row is an admin's edit, not a missing one to add again."""
+    named = Provider.objects.filter(display_name=fields["display_name"]).first()
+    if named is not None:
+        return named
+    return Provider.objects.filter(litellm_provider=fields["litellm_provider"], api_base=fields.get("api_base", ""),
+                                   api_key_env_var=fields.get("api_key_env_var", "")).order_by("pk").first()

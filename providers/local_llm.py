@@ -295,10 +295,18 @@ def register_in_catalog(port: int) -> LLMModel:
     """Make the catalog point at this server; an admin's name, tier and switches on the rows are kept."""
     try:
         with transaction.atomic():
-            provider, _ = Provider.objects.update_or_create(
-                display_name=PROVIDER_NAME,
-                defaults={"litellm_provider": "openai", "api_base": api_base_for(port), "api_key_env_var": ""},
-            )
+            fields = {"display_name": PROVIDER_NAME, "litellm_provider": "openai", "api_base": api_base_for(port),
+                      "api_key_env_var": ""}
+            # Its row by name, or renamed by an admin (then by its model, which no other row serves).
+            provider = (Provider.objects.filter(display_name=PROVIDER_NAME).first()
+                        or Provider.objects.filter(models__model_name=MODEL_ALIAS, litellm_provider="openai",
+                                                   api_base__startswith=f"http://{HOST}:").order_by("pk").first())
+            if provider is None:
+                provider = Provider.objects.create(**fields)
+            else:  # the server's address follows its port; the admin's name stays
+                Provider.objects.filter(pk=provider.pk).update(litellm_provider="openai", api_base=fields["api_base"],
+                                                               api_key_env_var="")
+                provider.refresh_from_db()
             model, _ = LLMModel.objects.update_or_create(
                 provider=provider, model_name=MODEL_ALIAS,
                 defaults={"context_window": CONTEXT_TOKENS},

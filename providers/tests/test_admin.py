@@ -125,6 +125,19 @@ def test_seeding_twice_adds_nothing_and_keeps_admin_edits():
     assert not LLMModel.objects.filter(provider__litellm_provider="ollama", recommended=True).exists()
 
 
+def test_seeding_again_after_an_admin_renamed_a_seeded_provider_adds_nothing():
+    from django.core.management import call_command
+
+    call_command("seed_catalog")
+    Provider.objects.filter(display_name="Ollama").update(display_name="Ollama (LAN box)")
+    providers, models = Provider.objects.count(), LLMModel.objects.count()
+
+    call_command("seed_catalog")
+
+    assert (Provider.objects.count(), LLMModel.objects.count()) == (providers, models)
+    assert Provider.objects.filter(litellm_provider="ollama").get().display_name == "Ollama (LAN box)"
+
+
 @pytest.mark.parametrize("route, model_name, tier, warned", [
     ("openai", "gpt-4o", "free", True),  # billed by the provider: a Free row would show its debates at $0
     ("openai", "gpt-4o", "standard", False),

@@ -98,6 +98,18 @@ def test_it_moves_the_port_on_a_second_registration_and_keeps_the_admins_edits()
     assert LLMModel.objects.filter(model_name="gemma3-270m").count() == 1
 
 
+@pytest.mark.django_db
+def test_a_renamed_local_provider_is_the_one_registered_again_not_a_second_one():
+    model = local_llm.register_in_catalog(8080)
+    Provider.objects.filter(pk=model.provider_id).update(display_name="My laptop model")
+
+    again = local_llm.register_in_catalog(9090)
+
+    assert again.pk == model.pk and Provider.objects.count() == 1
+    assert Provider.objects.get().display_name == "My laptop model"
+    assert Provider.objects.get().api_base == "http://127.0.0.1:9090/v1"
+
+
 def test_it_streams_a_real_reply_from_the_local_model_through_the_gateway(local_model):
     client = client_for(local_model)
 
