@@ -160,6 +160,13 @@ def refused_address(url: str) -> AddressRefusal | None:
 
 def validate_api_base(value: str) -> None:
     _http_url(value)
+    try:
+        userinfo = urlsplit(value).username is not None
+    except ValueError:
+        userinfo = False
+    if userinfo:  # the address is shown to everyone signed in (the catalog's API), and kept in the database
+        raise ValidationError("Put no user name or password in the API base: a key goes in an environment "
+                              "variable, named in the key variable field.", code="credentials_in_url")
     if refusal := refused_address(value):
         raise ValidationError(f"{refusal}.", code="forbidden_address")
 

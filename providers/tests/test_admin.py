@@ -44,6 +44,15 @@ def test_api_base_must_be_an_http_url(admin_client, api_base):
     assert not Provider.objects.filter(display_name="Local Ollama").exists()
 
 
+@pytest.mark.parametrize("api_base", ["http://admin:s3cret@llm.example.com/v1", "https://sk-live-123@llm.example.com"])
+def test_an_api_base_holds_no_credentials(admin_client, api_base):
+    response = add_provider(admin_client, api_base=api_base)
+
+    assert response.status_code == 200
+    assert "Put no user name or password in the API base" in response.content.decode()
+    assert not Provider.objects.filter(display_name="Local Ollama").exists()
+
+
 @pytest.mark.parametrize("name", ["sk-ant-api03-abcdef", "MY KEY", "1ST_KEY", "$OPENAI_API_KEY"])
 def test_a_key_variable_must_look_like_a_variable_name(admin_client, name):
     response = add_provider(admin_client, api_key_env_var=name)
