@@ -1,6 +1,7 @@
 """Judge panels: every judge reads the debate alone and at once; the verdict takes the mean score per seat and
 criterion and the majority winner (a tie without one), shows each judge's verdict and their agreement, and goes on
 without a judge whose calls fail."""
+import json
 import re
 import threading
 
@@ -104,7 +105,7 @@ async def test_a_judge_whose_calls_fail_is_left_out_and_named(model_on, openai_s
         return debate
 
     with FakeOpenAIServer() as down:
-        for _ in range(2):  # both readings: refused, and a refused key is not worth retrying
+        for _ in range(4):  # every call refused (a retry too, were there one): a refused key is not worth retrying
             down.enqueue_error(401, "invalid api key")
         debate = await database_sync_to_async(make)()
         await run(debate.pk)
@@ -115,7 +116,11 @@ async def test_a_judge_whose_calls_fail_is_left_out_and_named(model_on, openai_s
     assert "Left out: Judge-Down: its calls failed (auth" in verdict.panel_note
     failed = await JudgeVerdict.objects.aget(verdict=verdict, position=3)
     assert not failed.parsed and "invalid api key" in failed.error
-    assert len(down.requests) == 2  # one call per reading, no retries of an error retrying cannot mend
+    # At most one call per reading, and no retry of an error retrying cannot mend: the readings ask with the
+    # seats in swapped orders, so a retry is a second request with a body already seen. (The first refusal
+    # stops the other reading, which may or may not have been sent by then.)
+    readings = [json.dumps(request.body, sort_keys=True) for request in down.requests]
+    assert 1 <= len(readings) <= 2 and len(set(readings)) == len(readings)
 
 
 async def test_the_judges_and_their_readings_run_at_once(model_on, openai_server):
