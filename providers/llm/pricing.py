@@ -17,6 +17,7 @@ _registered: set[str] = set()
 # have (call_cost never looks them up), so the answer holds for the process; finding it out walks LiteLLM's name
 # generalizations, 0.1 ms or more at every call of such a row.
 _unpriced: set[str] = set()
+_listed: set[str] = set()  # names LiteLLM can price, for litellm_cannot_price
 
 
 def register_zero_prices(litellm: object, model_name: str) -> None:
@@ -47,6 +48,15 @@ def call_cost(model: LLMModel, prompt_tokens: int | None, completion_tokens: int
             _unpriced.add(name)
         return None
     return prompt_cost + completion_cost
+
+
+def litellm_cannot_price(name: str) -> bool:
+    """True when LiteLLM's price map has no price for this name: found out once per process and name."""
+    if name in _unpriced:
+        return True
+    if name not in _listed:
+        (_listed if _priced(name) else _unpriced).add(name)
+    return name in _unpriced
 
 
 def _priced(name: str) -> bool:
