@@ -115,6 +115,13 @@ class LiteLLMClient(BaseLLMClient):
                 if delta:
                     parts.append(delta)
                     yield delta
+            if usage is not None and finish_reason is not None:
+                # The reply is all here: LiteLLM sends its token counts last. Reading on would only start its
+                # own success logging (a task that prices and logs the call for callbacks this app has none
+                # of, 1 ms or more of the event loop's CPU a call); closing the finished stream keeps the
+                # connection for the next call.
+                await response.aclose()
+                break
         if finish_reason is None:
             # LiteLLM ends some cut streams quietly; a reply without its end is not a reply.
             raise LLMProviderError("the stream was cut before the model finished", model=self.model)

@@ -55,6 +55,26 @@ async def test_it_streams_deltas_then_the_whole_text(case):
     assert result.completion_tokens == 7
 
 
+@pytest.mark.parametrize("route", SERVER_FOR_ROUTE)
+def test_litellm_streams_one_after_another_arrive_whole_over_one_kept_connection(route, model_on, request):
+    # (The legacy SDK clients make an HTTP client per call, and so a connection: they are the rollback path.)
+    server = request.getfixturevalue(SERVER_FOR_ROUTE[route])
+    client = build_client(model_on(route, server, model_name="test-model"), "litellm")
+    replies = ["First we define the terms.", "Then we weigh the evidence.", "Last we conclude."]
+    for reply in replies:
+        server.enqueue_reply(reply)
+
+    async def stream_each() -> list:
+        return [(await collect(client.stream_message(MESSAGES)))[1] for _ in replies]
+
+    results = asyncio.run(stream_each())
+
+    assert [r.text for r in results] == replies
+    assert [r.completion_tokens for r in results] == [5, 5, 3]
+    # Each stream is read to its end before it is closed, so the next call goes over the same connection.
+    assert server.connections_opened == 1
+
+
 async def test_the_key_from_the_named_variable_and_the_api_base_reach_the_server(case):
     client, server, route = case
     await client.send_message(MESSAGES)
