@@ -7,11 +7,18 @@ from collections.abc import AsyncIterator
 from types import ModuleType
 
 from providers.llm.base import BaseLLMClient, LLMResult, Message
-from providers.llm.http import litellm_client
+from providers.llm.http import OPENAI_SDK_ROUTES, litellm_client
 from providers.llm.pricing import ZERO_PRICES, litellm_cannot_price, register_zero_prices
 from providers.llm.errors import (
     LLMContextWindowError, LLMError, LLMProviderError, map_sdk_error, redact,
 )
+
+# Routes on which LiteLLM has read the provider's stream to the end of its HTTP body by the time it sends the
+# token counts, so that closing the stream there keeps the connection (the openai SDK reads on past [DONE];
+# providers/tests/test_gateway_calls.py). Not Anthropic's: closed there, the next call opened a new connection in
+# a quarter to a third of loopback trials (3 of 40 when read to the end), and a TLS handshake costs more than this
+# saves.
+CLOSED_AT_TOKEN_COUNTS = OPENAI_SDK_ROUTES | {"ollama", "ollama_chat"}
 
 _litellm: ModuleType | None = None
 _loading = threading.Lock()  # two first calls at once (a judge's two readings) import it in two threads
@@ -115,11 +122,10 @@ class LiteLLMClient(BaseLLMClient):
                 if delta:
                     parts.append(delta)
                     yield delta
-            if usage is not None and finish_reason is not None:
+            if usage is not None and finish_reason is not None and self.provider in CLOSED_AT_TOKEN_COUNTS:
                 # The reply is all here: LiteLLM sends its token counts last. Reading on would only start its
                 # own success logging (a task that prices and logs the call for callbacks this app has none
-                # of, 1 ms or more of the event loop's CPU a call); closing the finished stream keeps the
-                # connection for the next call.
+                # of, about 3 ms of the event loop's CPU a streamed call here).
                 await response.aclose()
                 break
         if finish_reason is None:
