@@ -17,7 +17,7 @@ _registered: set[str] = set()
 # have (call_cost never looks them up), so the answer holds for the process; finding it out walks LiteLLM's name
 # generalizations, 0.1 ms or more at every call of such a row.
 _unpriced: set[str] = set()
-_listed: set[str] = set()  # names LiteLLM can price, for litellm_cannot_price
+_listed: set[str] = set()  # names LiteLLM can price
 
 
 def register_zero_prices(litellm: object, model_name: str) -> None:
@@ -36,16 +36,14 @@ def call_cost(model: LLMModel, prompt_tokens: int | None, completion_tokens: int
     if model.costs_nothing:
         return 0.0
     name = model.litellm_model_name
-    if prompt_tokens is None or completion_tokens is None or name in _unpriced:
+    if prompt_tokens is None or completion_tokens is None or litellm_cannot_price(name):
         return None
     from providers.llm.litellm_client import load_litellm  # prices ship with LiteLLM; the import is lazy
 
     try:
         prompt_cost, completion_cost = load_litellm().cost_per_token(
             model=name, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
-    except Exception:  # noqa: BLE001 - LiteLLM raises several kinds for a model it cannot price
-        if not _priced(name):  # remembered only when it is the name, not these token counts
-            _unpriced.add(name)
+    except Exception:  # noqa: BLE001 - LiteLLM raises several kinds for a model it cannot price these tokens at
         return None
     return prompt_cost + completion_cost
 
